@@ -1,0 +1,184 @@
+"""Typed, validated settings loaded from params.yaml: the one source of every setting.
+
+Validation happens once, here, before any work: an unknown key, a wrong type or an impossible value
+raises RganError naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rgan.errors import RganError
+
+DEFAULT_PARAMS = "params.yaml"
+
+PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+
+def _check_device(value: str) -> str:
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+        raise ValueError("allowed: auto, cpu, cuda or cuda:N")
+    return value
+
+
+Device = Annotated[str, AfterValidator(_check_device)]
+
+
+class _Section(BaseModel):
+    # strict: "5" is not an int and 1 is not a bool; YAML already gives real types.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SinesConfig(_Section):
+    """The built-in default dataset (TimeGAN's sines): independent sequences, each feature sin(f*t + p)."""
+
+    n_sequences: PositiveInt = 10000
+    length: Annotated[int, Field(ge=2)] = 24
+    dim: PositiveInt = 5
+    seed: int = 0
+
+
+class DataConfig(_Section):
+    path: str = "data/raw/sines.parquet"
+    columns: list[str] | None = Field(default=None, description="feature columns; default: all numeric")
+    time_column: str | None = None
+    sequence_column: str | None = Field(default=None, description="id column; windows never cross ids")
+    missing: Literal["error", "drop", "ffill"] = "error"
+    seq_len: Annotated[int, Field(ge=2)] = 24
+    stride: PositiveInt = 1
+    split: Literal["time", "random"] = "time"
+    val_fraction: Fraction = 0.1
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    seed: int = 0
+    sines: SinesConfig = SinesConfig()
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> "DataConfig":
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be < 1 (got {self.val_fraction} + {self.test_fraction})"
+            )
+        special = {self.time_column, self.sequence_column} - {None}
+        if self.columns is not None:
+            if not self.columns:
+                raise ValueError("columns must name at least one column, or be null for all numeric columns")
+            if len(set(self.columns)) != len(self.columns):
+                raise ValueError(f"columns has duplicates: {self.columns}")
+            if special & set(self.columns):
+                raise ValueError(f"columns must not include the time or sequence column: {sorted(special)}")
+        return self
+
+
+class ModelConfig(_Section):
+    cell: Literal["rnn", "lstm", "gru"] = "lstm"
+    hidden: PositiveInt = 64
+    layers: PositiveInt = 2
+    z_dim: PositiveInt = 8
+    discriminator_hidden: PositiveInt | None = Field(default=None, description="default: hidden")
+    discriminator_layers: PositiveInt | None = Field(default=None, description="default: layers")
+    bidirectional_discriminator: bool = False
+
+
+class TrainConfig(_Section):
+    steps: PositiveInt = 3000
+    batch_size: PositiveInt = 128
+    loss: Literal["bce", "wgan-gp"] = "bce"
+    g_lr: PositiveFloat = 1e-3
+    d_lr: PositiveFloat = 1e-3
+    betas: Annotated[list[Fraction], Field(min_length=2, max_length=2)] = [0.5, 0.999]
+    d_steps: PositiveInt = Field(default=1, description="discriminator (critic) steps per generator step")
+    gp_lambda: Annotated[float, Field(ge=0)] = 10.0
+    grad_clip: PositiveFloat | None = Field(default=None, description="max gradient norm; null: no clipping")
+    seed: int = 0
+    device: Device = "auto"
+    threads: PositiveInt | None = Field(default=None, description="torch CPU threads; null: torch's default")
+    log_every: PositiveInt = 10
+    checkpoint_every: PositiveInt = 500
+
+
+class EvaluateConfig(_Section):
+    repeats: PositiveInt = 3
+    discriminative_iterations: PositiveInt = 2000
+    predictive_iterations: PositiveInt = 5000
+    batch_size: PositiveInt = 128
+    max_windows: PositiveInt = Field(default=5000, description="cap on real test windows (and as many synthetic)")
+    acf_lags: PositiveInt = 10
+    memorization_threshold: PositiveFloat = Field(
+        default=0.5, description="synthetic-to-train / test-to-train nearest-neighbour distance ratio must exceed this"
+    )
+    plot_samples: Annotated[int, Field(ge=10)] = 1000
+    seed: int = 0
+    device: Device = "auto"
+    threads: PositiveInt | None = None
+
+
+class Params(_Section):
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where `1e-3` is a string; DVC (YAML 1.2) reads it as a float. Agree with DVC."""
+
+
+# Only numbers with an exponent and no dot (1e-3, 2E+5): PyYAML already reads every other float form.
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
+def read_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=_Yaml12Loader)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _describe(error: dict, source: str) -> str:
+    loc = error["loc"]
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(Params, loc))
+        return f"{source}: unknown key '{key}' (allowed here: {allowed})"
+    given = error.get("input")
+    shown = "" if isinstance(given, dict) else f" (got {given!r})"
+    msg = error["msg"].removeprefix("Value error, ")
+    return f"{source}: {key}: {msg}{shown}"
+
+
+def parse_params(raw: Any, source: str = DEFAULT_PARAMS) -> Params:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise RganError(f"{source}: expected a mapping of sections (data, model, train, evaluate), got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(e, source) for e in exc.errors()]
+        raise RganError("invalid params:\n  " + "\n  ".join(lines)) from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise RganError(f"params file not found: {path}")
+    try:
+        raw = read_yaml(path)
+    except yaml.YAMLError as exc:
+        raise RganError(f"{path}: not valid YAML: {exc}") from None
+    return parse_params(raw, str(path))

@@ -1,0 +1,92 @@
+"""The prepare stage: raw table -> scaled series, window starts per split, scaler and stats."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rgan.atomic import atomic_dir
+from rgan.config import DataConfig
+from rgan.data.loading import load_table
+from rgan.data.scaler import MinMaxScaler
+from rgan.data.windows import SPLITS, covered_rows, gather_windows, split_windows
+from rgan.errors import RganError
+
+SERIES_FILE = "series.npy"
+SCALER_FILE = "scaler.json"
+STATS_FILE = "stats.json"
+
+
+def prepare(cfg: DataConfig, out_dir: str | Path) -> dict:
+    table = load_table(cfg)
+    splits = split_windows(table.lengths, cfg)
+    train_rows = covered_rows(splits.train, cfg.seq_len, len(table.values))
+    scaler = MinMaxScaler.fit(table.values[train_rows], table.columns)  # fitted on training rows only
+    series = scaler.transform(table.values).astype(np.float32)
+
+    stats = {
+        **table.report,
+        "columns": table.columns,
+        "seq_len": cfg.seq_len,
+        "stride": cfg.stride,
+        "split": cfg.split,
+        "windows": {name: int(len(idx)) for name, idx in splits.as_dict().items()},
+        "raw": {
+            "min": table.values.min(axis=0).tolist(),
+            "max": table.values.max(axis=0).tolist(),
+            "mean": table.values.mean(axis=0).tolist(),
+            "std": table.values.std(axis=0).tolist(),
+        },
+    }
+    with atomic_dir(out_dir) as tmp:
+        np.save(tmp / SERIES_FILE, series)
+        for name, idx in splits.as_dict().items():
+            np.save(tmp / f"{name}_starts.npy", idx.astype(np.int64))
+        scaler.save(tmp / SCALER_FILE)
+        (tmp / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n")
+    return stats
+
+
+@dataclass
+class Prepared:
+    """Prepared data as later stages see it: windows are gathered on demand from the scaled series."""
+
+    series: np.ndarray
+    starts: dict[str, np.ndarray]
+    scaler: MinMaxScaler
+    stats: dict
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.stats["seq_len"])
+
+    @property
+    def dim(self) -> int:
+        return int(self.series.shape[1])
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.scaler.columns)
+
+    def windows(self, split: str, limit: int | None = None, seed: int = 0) -> np.ndarray:
+        """Windows of a split, (n, seq_len, dim); a seeded random subset of `limit` when there are more."""
+        idx = self.starts[split]
+        if limit is not None and len(idx) > limit:
+            idx = np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
+        return gather_windows(self.series, idx, self.seq_len)
+
+
+def load_prepared(directory: str | Path) -> Prepared:
+    directory = Path(directory)
+    needed = [SERIES_FILE, SCALER_FILE, STATS_FILE, *(f"{s}_starts.npy" for s in SPLITS)]
+    absent = [name for name in needed if not (directory / name).is_file()]
+    if absent:
+        raise RganError(f"prepared data incomplete in {directory} (missing {', '.join(absent)}): run `rgan prepare` first")
+    # mmap: a large series is paged in as batches touch it; allow_pickle=False: never unpickle data files
+    series = np.load(directory / SERIES_FILE, mmap_mode="r", allow_pickle=False)
+    starts = {s: np.load(directory / f"{s}_starts.npy", allow_pickle=False) for s in SPLITS}
+    stats = json.loads((directory / STATS_FILE).read_text())
+    return Prepared(series=series, starts=starts, scaler=MinMaxScaler.load(directory / SCALER_FILE), stats=stats)

@@ -1,0 +1,1 @@
+"""Evaluation: TimeGAN-protocol scores, distribution distances, a memorization check and plots."""

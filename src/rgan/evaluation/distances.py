@@ -1,0 +1,42 @@
+"""Cheap distribution checks between real and synthetic windows, and the memorization check."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+from sklearn.neighbors import NearestNeighbors
+
+
+def marginal_distance(real: np.ndarray, synthetic: np.ndarray) -> float:
+    """Wasserstein-1 between each feature's marginal distribution (all steps pooled), averaged over features."""
+    return float(np.mean([wasserstein_distance(real[:, :, f].ravel(), synthetic[:, :, f].ravel()) for f in range(real.shape[2])]))
+
+
+def autocorrelation(windows: np.ndarray, lags: int) -> np.ndarray:
+    """Mean within-window autocorrelation per lag 1..lags and feature: (lags, features).
+    Windows with no variance in a feature are left out of that feature's mean."""
+    lags = min(lags, windows.shape[1] - 1)
+    centred = windows - windows.mean(axis=1, keepdims=True)
+    variance = (centred**2).sum(axis=1)  # (n, features)
+    out = np.empty((lags, windows.shape[2]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for lag in range(1, lags + 1):
+            cov = (centred[:, :-lag] * centred[:, lag:]).sum(axis=1)
+            out[lag - 1] = np.nanmean(np.where(variance > 0, cov / variance, np.nan), axis=0)
+    return out
+
+
+def autocorrelation_difference(real: np.ndarray, synthetic: np.ndarray, lags: int) -> float:
+    """Mean absolute difference of the autocorrelation functions over lags 1..k and features."""
+    return float(np.nanmean(np.abs(autocorrelation(real, lags) - autocorrelation(synthetic, lags))))
+
+
+def memorization_ratio(train: np.ndarray, real_test: np.ndarray, synthetic: np.ndarray) -> float:
+    """median NN distance (synthetic -> train) / median NN distance (real test -> train).
+
+    About 1 for a generator that generalises like held-out data; near 0 for one that copies training windows.
+    """
+    index = NearestNeighbors(n_neighbors=1).fit(train.reshape(len(train), -1))
+    synth_d = index.kneighbors(synthetic.reshape(len(synthetic), -1))[0][:, 0]
+    test_d = index.kneighbors(real_test.reshape(len(real_test), -1))[0][:, 0]
+    return float(np.median(synth_d) / max(np.median(test_d), 1e-12))

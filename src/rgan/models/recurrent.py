@@ -1,0 +1,49 @@
+"""Recurrent generator and discriminator (RGAN / C-RNN-GAN style) on torch's fused RNN kernels."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rgan.config import ModelConfig
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class Generator(nn.Module):
+    """Noise sequence (batch, seq_len, z_dim) -> values in [0, 1] (batch, seq_len, dim), one vector per step."""
+
+    def __init__(self, cfg: ModelConfig, dim: int):
+        super().__init__()
+        self.z_dim = cfg.z_dim
+        self.rnn = CELLS[cfg.cell](cfg.z_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
+        self.head = nn.Linear(cfg.hidden, dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        hidden, _ = self.rnn(z)
+        return torch.sigmoid(self.head(hidden))
+
+    def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        return torch.randn(n, seq_len, self.z_dim, generator=generator, device=device)
+
+
+class Discriminator(nn.Module):
+    """Sequence (batch, seq_len, dim) -> one real/fake logit per time step (batch, seq_len)."""
+
+    def __init__(self, cfg: ModelConfig, dim: int):
+        super().__init__()
+        hidden = cfg.discriminator_hidden or cfg.hidden
+        layers = cfg.discriminator_layers or cfg.layers
+        directions = 2 if cfg.bidirectional_discriminator else 1
+        self.rnn = CELLS[cfg.cell](
+            dim, hidden, num_layers=layers, batch_first=True, bidirectional=cfg.bidirectional_discriminator
+        )
+        self.head = nn.Linear(hidden * directions, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden, _ = self.rnn(x)
+        return self.head(hidden).squeeze(-1)
+
+
+def build_models(cfg: ModelConfig, dim: int) -> tuple[Generator, Discriminator]:
+    return Generator(cfg, dim), Discriminator(cfg, dim)

@@ -1,0 +1,1 @@
+"""Adversarial training: losses, checkpoints and the training loop."""

@@ -1,0 +1,244 @@
+"""The train stage: sample batches of prepared windows, run the objective, log, checkpoint, resume.
+
+Determinism: model init, batch indices and noise come from seeded generators whose states are saved in
+every checkpoint, so a resumed run repeats exactly the computation of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import rgan
+from rgan.atomic import atomic_path, write_json
+from rgan.config import Params
+from rgan.data.prepare import Prepared, load_prepared
+from rgan.device import resolve_device, set_threads
+from rgan.errors import RganError
+from rgan.training import checkpoint
+from rgan.training.objective import RecurrentGanObjective
+
+LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]
+CHECKPOINT_NAME = "last.pt"
+LIVE_LOG_NAME = "train_log.tsv"
+# Settings a resumed run may change without invalidating the checkpoint.
+RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "device", "threads"}
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    generator: Path = Path("models/generator.pt")
+    checkpoints: Path = Path("models/checkpoints")
+    log: Path = Path("metrics/train_log.tsv")
+    metrics: Path = Path("metrics/train.json")
+
+
+class TrainingInterrupted(RganError):
+    def __init__(self, signum: int, step: int, path: Path):
+        super().__init__(
+            f"interrupted by {signal.Signals(signum).name} at step {step}; checkpoint saved to {path}; "
+            "continue with `rgan train --resume`"
+        )
+        self.exit_code = 128 + signum
+
+
+class _StopOnSignal:
+    """Turn SIGINT/SIGTERM into a flag the loop checks after each step, so it can checkpoint before exiting."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class _BatchSampler:
+    """Random training windows gathered on the device from the scaled series, batch indices from a seeded CPU RNG."""
+
+    def __init__(self, prepared: Prepared, batch_size: int, device: torch.device, seed: int):
+        self.series = torch.from_numpy(np.array(prepared.series, dtype=np.float32)).to(device)
+        self.starts = torch.from_numpy(prepared.starts["train"])
+        self.offsets = torch.arange(prepared.seq_len)
+        self.batch_size = batch_size
+        self.device = device
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def __call__(self) -> torch.Tensor:
+        pick = torch.randint(len(self.starts), (self.batch_size,), generator=self.rng)
+        rows = self.starts[pick, None] + self.offsets  # (batch, seq_len) row numbers
+        return self.series[rows.to(self.device)]
+
+
+class _LiveLog:
+    """TSV of logged steps beside the checkpoint; on resume, rows after the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, resume_step: int):
+        self.path = path
+        kept: list[dict] = []
+        if resume_step > 0 and path.is_file():
+            with path.open(newline="") as f:
+                kept = [row for row in csv.DictReader(f, delimiter="\t") if int(row["step"]) <= resume_step]
+        self.elapsed = float(kept[-1]["elapsed_s"]) if kept else 0.0
+        self.last_step = int(kept[-1]["step"]) if kept else resume_step
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("w", newline="")
+        self._writer = csv.DictWriter(self._file, LOG_COLUMNS, delimiter="\t")
+        self._writer.writeheader()
+        self._writer.writerows(kept)
+        self._file.flush()
+
+    def append(self, row: dict) -> None:
+        self._writer.writerow(row)
+        self._file.flush()
+        self.last_step = row["step"]
+        self.elapsed = row["elapsed_s"]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _check_resumable(saved: dict, params: Params, prepared: Prepared) -> None:
+    current = params.model_dump()
+    differences = []
+    for section in ("model", "train"):
+        for key, value in current[section].items():
+            if section == "train" and key in RESUMABLE_CHANGES:
+                continue
+            if saved["params"][section].get(key) != value:
+                differences.append(f"{section}.{key}: {saved['params'][section].get(key)!r} -> {value!r}")
+    if saved["scaler"] != prepared.scaler.to_dict() or saved["seq_len"] != prepared.seq_len:
+        differences.append("prepared data (scaler or seq_len) changed")
+    if differences:
+        raise RganError("cannot resume: the checkpoint was trained with other settings: " + "; ".join(differences))
+
+
+def _rng_states(sampler: _BatchSampler, noise_rng: torch.Generator) -> dict:
+    return {"batches": sampler.rng.get_state(), "noise": noise_rng.get_state(), "torch": torch.get_rng_state()}
+
+
+def generator_payload(objective: RecurrentGanObjective, params: Params, prepared: Prepared, step: int) -> dict:
+    """Everything needed to sample in original units: weights, model config, scaler, column names."""
+    return {
+        "format": checkpoint.GENERATOR_FORMAT,
+        "rgan_version": rgan.__version__,
+        "model": params.model.model_dump(),
+        "state_dict": {k: v.detach().cpu() for k, v in objective.generator.state_dict().items()},
+        "dim": prepared.dim,
+        "seq_len": prepared.seq_len,
+        "columns": prepared.columns,
+        "scaler": prepared.scaler.to_dict(),
+        "trained_steps": step,
+        "train": params.train.model_dump(),
+    }
+
+
+def train(
+    params: Params,
+    prepared_dir: str | Path,
+    paths: TrainPaths = TrainPaths(),
+    resume: bool = False,
+    progress: bool | None = None,
+) -> dict:
+    cfg = params.train
+    prepared = load_prepared(prepared_dir)
+    device = resolve_device(cfg.device)
+    set_threads(cfg.threads)
+
+    torch.manual_seed(cfg.seed)  # model initialisation
+    objective = RecurrentGanObjective(params.model, cfg, prepared.dim, device)
+    sampler = _BatchSampler(prepared, cfg.batch_size, device, seed=cfg.seed)
+    noise_rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+
+    ckpt_path = paths.checkpoints / CHECKPOINT_NAME
+    start = 0
+    if resume:
+        if ckpt_path.is_file():
+            saved = checkpoint.load(ckpt_path, checkpoint.CHECKPOINT_FORMAT, map_location=device)
+            _check_resumable(saved, params, prepared)
+            objective.load_state_dict(saved["objective"])
+            sampler.rng.set_state(saved["rng"]["batches"])
+            noise_rng.set_state(saved["rng"]["noise"])
+            torch.set_rng_state(saved["rng"]["torch"])
+            start = int(saved["step"])
+            print(f"resuming from step {start} ({ckpt_path})", file=sys.stderr)
+        else:
+            print(f"no checkpoint at {ckpt_path}; starting from step 0", file=sys.stderr)
+
+    def save_checkpoint(step: int) -> None:
+        checkpoint.save(
+            {
+                "format": checkpoint.CHECKPOINT_FORMAT,
+                "step": step,
+                "objective": objective.state_dict(),
+                "rng": _rng_states(sampler, noise_rng),
+                "params": params.model_dump(),
+                "scaler": prepared.scaler.to_dict(),
+                "seq_len": prepared.seq_len,
+            },
+            ckpt_path,
+        )
+
+    log = _LiveLog(paths.checkpoints / LIVE_LOG_NAME, resume_step=start)
+    bar = tqdm(total=cfg.steps, initial=min(start, cfg.steps), unit="step", disable=None if progress is None else not progress, dynamic_ncols=True, desc="train")
+    last_time, last_step, run_start = time.perf_counter(), start, time.perf_counter()
+    try:
+        with _StopOnSignal() as stopper:
+            for step in range(start + 1, cfg.steps + 1):
+                out = objective.step(sampler, noise_rng)
+                bar.update(1)
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    now = time.perf_counter()
+                    row = {k: round(float(v), 6) for k, v in out.items()}
+                    row.update(
+                        step=step,
+                        elapsed_s=round(log.elapsed + now - last_time, 3),
+                        steps_per_s=round((step - last_step) / max(now - last_time, 1e-9), 2),
+                    )
+                    log.append(row)
+                    last_time, last_step = now, step
+                    bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}")
+                if step % cfg.checkpoint_every == 0:
+                    save_checkpoint(step)
+                    if bar.disable:  # no TTY: a plain progress line per checkpoint for logs
+                        print(f"step {step}/{cfg.steps} d_loss={out['d_loss']:.4f} g_loss={out['g_loss']:.4f}", file=sys.stderr, flush=True)
+                if stopper.signum is not None:
+                    save_checkpoint(step)
+                    raise TrainingInterrupted(stopper.signum, step, ckpt_path)
+    finally:
+        bar.close()
+        log.close()
+
+    final_step = max(start, cfg.steps)
+    save_checkpoint(final_step)
+    checkpoint.save(generator_payload(objective, params, prepared, final_step), paths.generator)
+    with atomic_path(paths.log) as tmp:
+        shutil.copyfile(log.path, tmp)
+    wall = time.perf_counter() - run_start
+    summary = {
+        "steps": final_step,
+        "steps_this_run": final_step - start,
+        "wall_time_s": round(wall, 2),
+        "steps_per_s": round((final_step - start) / max(wall, 1e-9), 2),
+        "device": str(device),
+    }
+    write_json(paths.metrics, summary)
+    return summary

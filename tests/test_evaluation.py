@@ -1,0 +1,87 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run
+from rgan.config import SinesConfig
+from rgan.data.sines import make_sines
+from rgan.evaluation import distances, posthoc
+
+CPU = torch.device("cpu")
+
+
+def sines(n, seed):
+    frame = make_sines(SinesConfig(n_sequences=n, length=24, dim=3, seed=seed))
+    return frame[["feature_0", "feature_1", "feature_2"]].to_numpy(np.float32).reshape(n, 24, 3)
+
+
+@pytest.fixture(scope="module")
+def real():
+    return sines(600, seed=0), sines(600, seed=1)
+
+
+def test_discriminative_score_separates_noise_from_data(real):
+    a, b = real
+    noise = np.random.default_rng(0).uniform(size=a.shape).astype(np.float32)
+    assert posthoc.discriminative_score(a, noise, iterations=1000, batch_size=64, seed=0, device=CPU) > 0.3
+    assert posthoc.discriminative_score(a, b, iterations=300, batch_size=64, seed=0, device=CPU) < 0.1
+
+
+def test_predictive_score_prefers_real_training_data(real):
+    a, b = real
+    noise = np.random.default_rng(0).uniform(size=a.shape).astype(np.float32)
+    on_real = posthoc.predictive_score(a, b, iterations=400, batch_size=64, seed=0, device=CPU)
+    on_noise = posthoc.predictive_score(noise, b, iterations=400, batch_size=64, seed=0, device=CPU)
+    assert on_real < on_noise
+
+
+def test_autocorrelation_matches_naive_definition():
+    x = np.random.default_rng(0).normal(size=(7, 24, 2)).cumsum(axis=1)
+    got = distances.autocorrelation(x, lags=3)
+    for lag in (1, 2, 3):
+        for f in range(2):
+            per_window = []
+            for w in x[:, :, f]:
+                c = w - w.mean()
+                per_window.append((c[:-lag] * c[lag:]).sum() / (c**2).sum())
+            assert got[lag - 1, f] == pytest.approx(np.mean(per_window))
+
+
+def test_marginal_distance(real):
+    a, _ = real
+    assert distances.marginal_distance(a, a) == 0
+    assert distances.marginal_distance(a, a + 0.25) == pytest.approx(0.25)
+
+
+def test_memorization_ratio_flags_a_copying_generator(real):
+    a, b = real
+    train, test = a[:400], a[400:]
+    copies = train[np.random.default_rng(0).integers(0, 400, size=200)]
+    assert distances.memorization_ratio(train, test, copies) < 0.05
+    assert 0.5 < distances.memorization_ratio(train, test, b[:200]) < 2
+
+
+def test_evaluate_stage_writes_metrics_and_plots(workdir):
+    assert run("train", cwd=workdir)[0] == 0
+    code, err = run("evaluate", cwd=workdir)
+    assert code == 0, err
+    metrics = json.loads((workdir / "metrics/eval.json").read_text())
+    for name in ("discriminative", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio"):
+        assert set(metrics[name]) == {"mean", "std"} and np.isfinite(metrics[name]["mean"])
+    assert metrics["repeats"] == 2 and metrics["windows"] == 60
+    assert isinstance(metrics["memorization_pass"], bool)
+    for png in ("pca.png", "tsne.png", "traces.png", "losses.png"):
+        assert (workdir / "plots" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_refuses_a_generator_for_other_data(workdir):
+    assert run("train", cwd=workdir)[0] == 0
+    from conftest import tiny, write_params
+
+    write_params(workdir / "params.yaml", tiny(data={"sines": {"n_sequences": 300, "length": 24, "dim": 4, "seed": 0}}))
+    assert run("make-sines", cwd=workdir)[0] == 0 and run("prepare", cwd=workdir)[0] == 0
+    code, err = run("evaluate", cwd=workdir)
+    assert code != 0 and "retrain first" in err
+    assert not (workdir / "metrics/eval.json").exists()

@@ -1,0 +1,55 @@
+import math
+
+import pytest
+import torch
+
+from rgan.config import ModelConfig
+from rgan.models import build_models
+from rgan.training import losses
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_shapes(cell, bidirectional):
+    cfg = ModelConfig(cell=cell, hidden=8, layers=2, z_dim=3, bidirectional_discriminator=bidirectional)
+    gen, disc = build_models(cfg, dim=5)
+    z = gen.noise(4, 24)
+    assert z.shape == (4, 24, 3)
+    x = gen(z)
+    assert x.shape == (4, 24, 5) and x.min() >= 0 and x.max() <= 1
+    assert disc(x).shape == (4, 24)
+    # any length: the recurrent generator is not tied to the training seq_len
+    assert gen(gen.noise(2, 50)).shape == (2, 50, 5)
+
+
+def test_bce_losses_at_an_undecided_discriminator():
+    zero = torch.zeros(8, 24)
+    assert losses.bce_discriminator_loss(zero, zero).item() == pytest.approx(2 * math.log(2))
+    assert losses.bce_generator_loss(zero).item() == pytest.approx(math.log(2))
+
+
+def test_gradient_penalty_linear_critic_known_value():
+    # critic(x)[b, t] = w . x[b, t]; a sample's score is its mean over T steps, so the gradient is w / T at
+    # every step and its norm over the whole sequence is |w| / sqrt(T) = 3 / 2 for |w| = 3, T = 4.
+    w = torch.tensor([1.0, 2.0, 2.0])
+    real, fake = torch.rand(6, 4, 3), torch.rand(6, 4, 3)
+    penalty = losses.gradient_penalty(lambda x: x @ w, real, fake)
+    assert penalty.item() == pytest.approx((1.5 - 1) ** 2)
+
+
+def test_gradient_penalty_uses_interpolates():
+    # critic = sum of squares: the gradient 2 x_hat / T depends on where x_hat lies between real and fake.
+    real, fake = torch.rand(5, 4, 2), torch.rand(5, 4, 2)
+    penalty = losses.gradient_penalty(lambda x: (x**2).sum(-1), real, fake, generator=torch.Generator().manual_seed(3))
+    eps = torch.rand(5, 1, 1, generator=torch.Generator().manual_seed(3))
+    x_hat = eps * real + (1 - eps) * fake
+    expected = (((2 * x_hat / 4).flatten(1).norm(dim=1) - 1) ** 2).mean()
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_gradient_penalty_is_differentiable_through_a_recurrent_critic():
+    _, disc = build_models(ModelConfig(cell="lstm", hidden=4, layers=1), dim=2)
+    penalty = losses.gradient_penalty(disc, torch.rand(3, 6, 2), torch.rand(3, 6, 2))
+    penalty.backward()
+    # every weight gets a gradient; only the output bias cannot influence d critic / d x
+    assert [n for n, p in disc.named_parameters() if p.grad is None] == ["head.bias"]

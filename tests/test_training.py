@@ -1,0 +1,157 @@
+"""Training: a loss that falls, determinism, checkpoints that load safely, resume equals uninterrupted."""
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import cli_env, run, tiny, write_params
+from rgan.data.prepare import load_prepared
+from rgan.evaluation.distances import marginal_distance
+from rgan.sampling import load_generator
+
+
+def read_log(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def tensors_equal(a, b):
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(tensors_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(tensors_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def load_ckpt(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_training_writes_outputs_and_learns(workdir):
+    write_params(workdir / "params.yaml", tiny(model={"hidden": 16}, train={"steps": 300, "batch_size": 32, "log_every": 10, "checkpoint_every": 100}))
+    real = load_prepared(workdir / "data/prepared").windows("train")
+    assert run("train", "--params", "params.yaml", cwd=workdir)[0] == 0
+    log = read_log(workdir / "metrics/train_log.tsv")
+    assert [int(r["step"]) for r in log] == list(range(10, 301, 10))
+    assert all(np.isfinite(float(r[k])) for r in log for k in ("d_loss", "g_loss", "g_grad_norm", "elapsed_s"))
+
+    # the discriminator's loss falls from chance (2 ln 2) as it learns, and the generator's samples move
+    # towards the data: their marginal distance to real windows falls well below that of the untrained net
+    assert min(float(r["d_loss"]) for r in log[:10]) < float(log[0]["d_loss"]) - 0.1
+    trained = load_generator(workdir / "models/generator.pt").sample_scaled(500, seed=0)
+    untrained = load_generator(workdir / "models/generator.pt")
+    torch.manual_seed(0)
+    for m in untrained.network.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    before = marginal_distance(real, untrained.sample_scaled(500, seed=0))
+    after = marginal_distance(real, trained)
+    assert after < 0.5 * before, (before, after)
+
+
+def test_same_seed_gives_bit_identical_files(tmp_path, workdir):
+    assert run("train", cwd=workdir)[0] == 0
+    first = {p: (workdir / p).read_bytes() for p in ("models/generator.pt", "models/checkpoints/last.pt")}
+    assert run("train", cwd=workdir)[0] == 0
+    for path, content in first.items():
+        assert (workdir / path).read_bytes() == content, path
+
+
+def test_different_seed_gives_different_weights(workdir):
+    assert run("train", cwd=workdir)[0] == 0
+    a = load_ckpt(workdir / "models/generator.pt")["state_dict"]
+    write_params(workdir / "params.yaml", tiny(train={"seed": 1}))
+    assert run("train", cwd=workdir)[0] == 0
+    b = load_ckpt(workdir / "models/generator.pt")["state_dict"]
+    assert not tensors_equal(a, b)
+
+
+def test_checkpoints_are_plain_tensors_and_values(workdir):
+    assert run("train", cwd=workdir)[0] == 0
+    ckpt = torch.load(workdir / "models/checkpoints/last.pt", weights_only=True)
+    assert ckpt["step"] == 20 and set(ckpt["objective"]) == {"generator", "discriminator", "g_optimizer", "d_optimizer"}
+    assert ckpt["params"]["model"]["hidden"] == 8 and ckpt["scaler"]["columns"] == ["feature_0", "feature_1", "feature_2"]
+    gen = torch.load(workdir / "models/generator.pt", weights_only=True)
+    assert gen["columns"] == ["feature_0", "feature_1", "feature_2"] and gen["seq_len"] == 24
+    assert "discriminator" not in str(gen.keys())
+
+
+def test_resume_continues_to_the_same_weights(workdir, tmp_path):
+    write_params(workdir / "params.yaml", tiny(train={"steps": 40}))
+    assert run("train", cwd=workdir)[0] == 0
+    full = load_ckpt(workdir / "models/checkpoints/last.pt")
+    full_log = read_log(workdir / "metrics/train_log.tsv")
+
+    write_params(workdir / "params.yaml", tiny(train={"steps": 20}))
+    assert run("train", cwd=workdir)[0] == 0
+    write_params(workdir / "params.yaml", tiny(train={"steps": 40}))
+    code, err = run("train", "--resume", cwd=workdir)
+    assert code == 0 and "resuming from step 20" in err
+    resumed = load_ckpt(workdir / "models/checkpoints/last.pt")
+    assert tensors_equal(full["objective"], resumed["objective"])
+    assert tensors_equal(full["rng"], resumed["rng"])
+    log = read_log(workdir / "metrics/train_log.tsv")
+    assert [(r["step"], r["d_loss"], r["g_loss"]) for r in log] == [(r["step"], r["d_loss"], r["g_loss"]) for r in full_log]
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(workdir):
+    assert run("train", cwd=workdir)[0] == 0
+    write_params(workdir / "params.yaml", tiny(model={"hidden": 12}))
+    code, err = run("train", "--resume", cwd=workdir)
+    assert code != 0 and "cannot resume" in err and "model.hidden: 8 -> 12" in err
+
+
+@pytest.mark.parametrize("model, train", [({"cell": "gru"}, {"loss": "wgan-gp", "d_steps": 2}), ({"cell": "rnn", "bidirectional_discriminator": True}, {"grad_clip": 1.0})])
+def test_other_cells_and_losses_train(workdir, model, train):
+    write_params(workdir / "params.yaml", tiny(model=model, train=train))
+    code, err = run("train", cwd=workdir)
+    assert code == 0, err
+    log = read_log(workdir / "metrics/train_log.tsv")
+    assert all(np.isfinite(float(r["d_loss"])) for r in log)
+    if train.get("loss") == "wgan-gp":
+        assert float(log[-1]["gp"]) > 0
+
+
+def test_foreign_file_is_refused_without_unpickling(workdir):
+    class Payload:
+        pass
+
+    torch.save({"format": "rgan-generator/1", "obj": Payload()}, workdir / "evil.pt")
+    code, err = run("sample", "--generator", "evil.pt", "-n", "2", "--out", "s.csv", cwd=workdir)
+    assert code != 0 and "not a loadable rgan file" in err
+    assert not (workdir / "s.csv").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_run_resumed_equals_uninterrupted(workdir, sig):
+    steps = 3000
+    write_params(workdir / "params.yaml", tiny(train={"steps": steps, "log_every": 10, "checkpoint_every": 1000}))
+    proc = subprocess.Popen([sys.executable, "-m", "rgan", "train", "--no-progress"], cwd=workdir, env=cli_env(), stderr=subprocess.PIPE, text=True)
+    live_log = workdir / "models/checkpoints/train_log.tsv"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not live_log.exists() or len(live_log.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    interrupted_at = load_ckpt(workdir / "models/checkpoints/last.pt")["step"]
+    assert 0 < interrupted_at < steps and f"at step {interrupted_at}" in err and "--resume" in err
+    assert not (workdir / "models/generator.pt").exists()  # no final output from an unfinished run
+
+    assert run("train", "--resume", cwd=workdir)[0] == 0
+    resumed = load_ckpt(workdir / "models/generator.pt")
+    resumed_log = read_log(workdir / "metrics/train_log.tsv")
+
+    assert run("train", cwd=workdir)[0] == 0
+    full = load_ckpt(workdir / "models/generator.pt")
+    assert tensors_equal(full["state_dict"], resumed["state_dict"])
+    assert [r["step"] for r in resumed_log] == [r["step"] for r in read_log(workdir / "metrics/train_log.tsv")]
