@@ -25,7 +25,7 @@ TINY = {
         "sines": {"n_sequences": 300, "length": 24, "dim": 3, "seed": 0},
     },
     "model": {"cell": "lstm", "hidden": 8, "layers": 1, "z_dim": 4},
-    "train": {"steps": 20, "batch_size": 16, "log_every": 5, "checkpoint_every": 10, "device": "cpu"},
+    "train": {"steps": 20, "batch_size": 16, "log_every": 5, "checkpoint_every": 10, "device": "cpu", "ema_decay": 0.9},
     "evaluate": {
         "repeats": 2,
         "discriminative_iterations": 20,

@@ -85,3 +85,15 @@ def test_evaluate_refuses_a_generator_for_other_data(workdir):
     code, err = run("evaluate", cwd=workdir)
     assert code != 0 and "retrain first" in err
     assert not (workdir / "metrics/eval.json").exists()
+
+
+def test_scores_do_not_depend_on_the_number_of_workers(workdir):
+    from conftest import tiny, write_params
+
+    assert run("train", cwd=workdir)[0] == 0
+    results = []
+    for workers in (1, 2):
+        write_params(workdir / "params.yaml", tiny(evaluate={"workers": workers}))
+        assert run("evaluate", cwd=workdir)[0] == 0
+        results.append(json.loads((workdir / "metrics/eval.json").read_text()))
+    assert results[0] == results[1]

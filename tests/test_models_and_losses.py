@@ -53,3 +53,20 @@ def test_gradient_penalty_is_differentiable_through_a_recurrent_critic():
     penalty.backward()
     # every weight gets a gradient; only the output bias cannot influence d critic / d x
     assert [n for n, p in disc.named_parameters() if p.grad is None] == ["head.bias"]
+
+
+def test_per_sequence_noise_is_constant_over_time():
+    gen, _ = build_models(ModelConfig(hidden=4, layers=1, z_dim=3, z_global_dim=2), dim=2)
+    z = gen.noise(5, 10, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (5, 10, 5)
+    assert torch.equal(z[:, :, 3:], z[:, :1, 3:].expand(5, 10, 2))  # per sequence, repeated
+    assert not torch.equal(z[:, 0, :3], z[:, 1, :3])  # per step, fresh
+    assert gen(z).shape == (5, 10, 2)
+
+
+def test_moment_loss_known_values():
+    real = torch.rand(32, 6, 2)
+    assert losses.moment_loss(real, real).item() == 0
+    assert losses.moment_loss(real, real + 0.3).item() == pytest.approx(0.3, rel=1e-5)  # mean gap only
+    collapsed = real.mean(dim=0, keepdim=True).expand_as(real)  # every sample the same: std gap only
+    assert losses.moment_loss(real, collapsed).item() == pytest.approx(real.std(dim=0).mean().item(), rel=1e-5)

@@ -77,11 +77,16 @@ def test_different_seed_gives_different_weights(workdir):
 def test_checkpoints_are_plain_tensors_and_values(workdir):
     assert run("train", cwd=workdir)[0] == 0
     ckpt = torch.load(workdir / "models/checkpoints/last.pt", weights_only=True)
-    assert ckpt["step"] == 20 and set(ckpt["objective"]) == {"generator", "discriminator", "g_optimizer", "d_optimizer"}
+    assert ckpt["step"] == 20
+    assert set(ckpt["objective"]) == {"generator", "discriminator", "g_optimizer", "d_optimizer", "generator_ema"}
     assert ckpt["params"]["model"]["hidden"] == 8 and ckpt["scaler"]["columns"] == ["feature_0", "feature_1", "feature_2"]
     gen = torch.load(workdir / "models/generator.pt", weights_only=True)
     assert gen["columns"] == ["feature_0", "feature_1", "feature_2"] and gen["seq_len"] == 24
     assert "discriminator" not in str(gen.keys())
+    # the shipped weights are the moving average, not the last step's
+    ema = {k.removeprefix("module."): v for k, v in ckpt["objective"]["generator_ema"].items() if k != "n_averaged"}
+    assert tensors_equal(gen["state_dict"], ema)
+    assert not tensors_equal(gen["state_dict"], ckpt["objective"]["generator"])
 
 
 def test_resume_continues_to_the_same_weights(workdir, tmp_path):

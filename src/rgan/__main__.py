@@ -4,4 +4,6 @@ import sys
 
 from rgan.cli import main
 
-sys.exit(main())
+# Guarded: evaluation's spawned worker processes import this module again and must not re-run the CLI.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -80,7 +80,8 @@ class ModelConfig(_Section):
     cell: Literal["rnn", "lstm", "gru"] = "lstm"
     hidden: PositiveInt = 64
     layers: PositiveInt = 2
-    z_dim: PositiveInt = 8
+    z_dim: PositiveInt = Field(default=8, description="noise drawn afresh at every step")
+    z_global_dim: Annotated[int, Field(ge=0)] = Field(default=0, description="noise drawn once per sequence")
     discriminator_hidden: PositiveInt | None = Field(default=None, description="default: hidden")
     discriminator_layers: PositiveInt | None = Field(default=None, description="default: layers")
     bidirectional_discriminator: bool = False
@@ -95,7 +96,13 @@ class TrainConfig(_Section):
     betas: Annotated[list[Fraction], Field(min_length=2, max_length=2)] = [0.5, 0.999]
     d_steps: PositiveInt = Field(default=1, description="discriminator (critic) steps per generator step")
     gp_lambda: Annotated[float, Field(ge=0)] = 10.0
+    moment_weight: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="weight of the generator's mean/std matching term (TimeGAN's moment loss)"
+    )
     grad_clip: PositiveFloat | None = Field(default=None, description="max gradient norm; null: no clipping")
+    ema_decay: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        default=None, description="ship an exponential moving average of generator weights; null: the last weights"
+    )
     seed: int = 0
     device: Device = "auto"
     threads: PositiveInt | None = Field(default=None, description="torch CPU threads; null: torch's default")
@@ -116,7 +123,7 @@ class EvaluateConfig(_Section):
     plot_samples: Annotated[int, Field(ge=10)] = 1000
     seed: int = 0
     device: Device = "auto"
-    threads: PositiveInt | None = None
+    workers: PositiveInt | None = Field(default=None, description="parallel processes for post-hoc models on CPU; null: one per core")
 
 
 class Params(_Section):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from rgan.atomic import atomic_dir, write_json
 from rgan.config import Params
 from rgan.data.prepare import load_prepared
-from rgan.device import resolve_device, set_threads
+from rgan.device import resolve_device
 from rgan.errors import RganError
-from rgan.evaluation import distances, plots, posthoc
+from rgan.evaluation import distances, parallel, plots, posthoc
 from rgan.sampling import load_generator
 
 # Windows of real training data the reference forecaster and the memorization index use at most.
@@ -31,7 +30,6 @@ def evaluate(
     cfg = params.evaluate
     prepared = load_prepared(prepared_dir)
     device = resolve_device(cfg.device)
-    set_threads(cfg.threads)
     generator = load_generator(generator_path, device)
     if generator.columns != prepared.columns or generator.seq_len != prepared.seq_len:
         raise RganError(
@@ -42,22 +40,23 @@ def evaluate(
     train = prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=cfg.seed)
     iters = dict(batch_size=cfg.batch_size, device=device)
 
-    scores: dict[str, list[float]] = {}
-    first_synthetic = None
-    for r in tqdm(range(cfg.repeats), desc="evaluate", unit="repeat", disable=None if progress is None else not progress):
+    synthetic = [generator.sample_scaled(len(test), seed=cfg.seed + r + 1_000_003) for r in range(cfg.repeats)]
+    posthoc_tasks = []
+    for r, synth in enumerate(synthetic):
         seed = cfg.seed + r
-        synthetic = generator.sample_scaled(len(test), seed=seed + 1_000_003)
-        first_synthetic = synthetic if first_synthetic is None else first_synthetic
-        run = {
-            "discriminative": posthoc.discriminative_score(test, synthetic, cfg.discriminative_iterations, seed=seed, **iters),
-            "predictive": posthoc.predictive_score(synthetic, test, cfg.predictive_iterations, seed=seed, **iters),
-            "predictive_real": posthoc.predictive_score(train, test, cfg.predictive_iterations, seed=seed, **iters),
-            "marginal_w1": distances.marginal_distance(test, synthetic),
-            "autocorr_diff": distances.autocorrelation_difference(test, synthetic, cfg.acf_lags),
-            "memorization_ratio": distances.memorization_ratio(train, test, synthetic),
-        }
-        for name, value in run.items():
-            scores.setdefault(name, []).append(value)
+        posthoc_tasks += [
+            ("discriminative", posthoc.discriminative_score, (test, synth, cfg.discriminative_iterations), dict(seed=seed, **iters)),
+            ("predictive", posthoc.predictive_score, (synth, test, cfg.predictive_iterations), dict(seed=seed, **iters)),
+            ("predictive_real", posthoc.predictive_score, (train, test, cfg.predictive_iterations), dict(seed=seed, **iters)),
+        ]
+    scores: dict[str, list[float]] = {}
+    for name, value in parallel.run_tasks(posthoc_tasks, workers=cfg.workers if device.type == "cpu" else 1, progress=progress):
+        scores.setdefault(name, []).append(value)
+    for synth in synthetic:
+        scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth))
+        scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(test, synth, cfg.acf_lags))
+        scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train, test, synth))
+    first_synthetic = synthetic[0]
 
     metrics: dict = {name: {"mean": round(float(np.mean(v)), 6), "std": round(float(np.std(v)), 6)} for name, v in scores.items()}
     metrics["memorization_pass"] = bool(metrics["memorization_ratio"]["mean"] >= cfg.memorization_threshold)

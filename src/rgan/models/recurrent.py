@@ -16,7 +16,8 @@ class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig, dim: int):
         super().__init__()
         self.z_dim = cfg.z_dim
-        self.rnn = CELLS[cfg.cell](cfg.z_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
+        self.z_global_dim = cfg.z_global_dim
+        self.rnn = CELLS[cfg.cell](cfg.z_dim + cfg.z_global_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
         self.head = nn.Linear(cfg.hidden, dim)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -24,7 +25,13 @@ class Generator(nn.Module):
         return torch.sigmoid(self.head(hidden))
 
     def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        return torch.randn(n, seq_len, self.z_dim, generator=generator, device=device)
+        """Fresh noise at every step, plus an optional per-sequence part repeated over time: a latent for
+        what stays fixed within a sequence (its level, frequency, regime) that the network need not carry."""
+        z = torch.randn(n, seq_len, self.z_dim, generator=generator, device=device)
+        if not self.z_global_dim:
+            return z
+        z_seq = torch.randn(n, 1, self.z_global_dim, generator=generator, device=device).expand(n, seq_len, -1)
+        return torch.cat([z, z_seq], dim=2)
 
 
 class Discriminator(nn.Module):

@@ -43,3 +43,11 @@ def gradient_penalty(
         scores = critic(x_hat).reshape(real.shape[0], -1).mean(dim=1)
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     return ((grad.reshape(grad.shape[0], -1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """TimeGAN's moment term: distance between the batch mean and std of real and generated values, per step
+    and feature. It pulls the generator's spread towards the data's, which counters mode collapse."""
+    mean_gap = (real.mean(dim=0) - fake.mean(dim=0)).abs().mean()
+    std_gap = (real.std(dim=0) - fake.std(dim=0)).abs().mean()
+    return mean_gap + std_gap

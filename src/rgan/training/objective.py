@@ -28,6 +28,14 @@ class RecurrentGanObjective:
         self.cfg = train_cfg
         self.device = device
         self.generator, self.discriminator = (m.to(device) for m in build_models(model_cfg, dim))
+        # GAN weights oscillate around a good solution; the moving average settles there (Yazici et al. 2019).
+        self.ema = (
+            torch.optim.swa_utils.AveragedModel(
+                self.generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(train_cfg.ema_decay)
+            )
+            if train_cfg.ema_decay is not None
+            else None
+        )
         betas = tuple(train_cfg.betas)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=train_cfg.g_lr, betas=betas)
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=train_cfg.d_lr, betas=betas)
@@ -56,13 +64,18 @@ class RecurrentGanObjective:
 
         # The discriminator's weight gradients are not needed for the generator step.
         self.discriminator.requires_grad_(False)
-        fake_out_g = self.discriminator(self.generator(self._noise(real, rng)))
+        fake_g = self.generator(self._noise(real, rng))
+        fake_out_g = self.discriminator(fake_g)
         g_loss = losses.wgan_generator_loss(fake_out_g) if self.wasserstein else losses.bce_generator_loss(fake_out_g)
+        if self.cfg.moment_weight:
+            g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
         self.g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_norm = _grad_norm(self.generator, self.cfg.grad_clip)
         self.g_opt.step()
         self.discriminator.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
 
         if self.wasserstein:
             d_real, d_fake = real_out.mean(), fake_out.mean()
@@ -78,16 +91,26 @@ class RecurrentGanObjective:
             "d_grad_norm": d_norm.detach(),
         }
 
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The network to ship: the weight average when enabled, else the trained generator."""
+        return self.ema.module if self.ema is not None else self.generator
+
     def state_dict(self) -> dict:
-        return {
+        state = {
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
         }
+        if self.ema is not None:
+            state["generator_ema"] = self.ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.g_opt.load_state_dict(state["g_optimizer"])
         self.d_opt.load_state_dict(state["d_optimizer"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["generator_ema"])

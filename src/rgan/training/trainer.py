@@ -141,7 +141,7 @@ def generator_payload(objective: RecurrentGanObjective, params: Params, prepared
         "format": checkpoint.GENERATOR_FORMAT,
         "rgan_version": rgan.__version__,
         "model": params.model.model_dump(),
-        "state_dict": {k: v.detach().cpu() for k, v in objective.generator.state_dict().items()},
+        "state_dict": {k: v.detach().cpu() for k, v in objective.sampling_generator.state_dict().items()},
         "dim": prepared.dim,
         "seq_len": prepared.seq_len,
         "columns": prepared.columns,

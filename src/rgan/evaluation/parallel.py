@@ -1,0 +1,47 @@
+"""Run independent post-hoc trainings in worker processes, one torch thread each.
+
+The post-hoc GRUs are tiny: one thread each is faster than sharing threads, and one task per core uses the
+machine fully. Every task runs single-threaded, in a worker or in-process, so the numbers do not depend
+on the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable, Iterator
+
+import torch
+from tqdm import tqdm
+
+Task = tuple[str, Callable[..., Any], tuple, dict]
+
+
+def _single_threaded(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def run_tasks(tasks: list[Task], workers: int | None, progress: bool | None = None) -> Iterator[tuple[str, Any]]:
+    """Yield (name, result) for every task, in task order."""
+    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    bar = tqdm(total=len(tasks), desc="evaluate", unit="model", disable=None if progress is None else not progress)
+    try:
+        if workers <= 1:
+            for name, fn, args, kwargs in tasks:
+                yield name, _single_threaded(fn, args, kwargs)
+                bar.update(1)
+            return
+        # spawn, not fork: forking a process whose torch thread pool already ran can deadlock
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [(name, pool.submit(_single_threaded, fn, args, kwargs)) for name, fn, args, kwargs in tasks]
+            for name, future in futures:
+                yield name, future.result()
+                bar.update(1)
+    finally:
+        bar.close()
