@@ -56,6 +56,15 @@ def tiny(**overrides) -> dict:
     return raw
 
 
+def complete(raw: dict) -> dict:
+    """The shipped params.yaml with `raw` merged over it: DVC needs every param a stage lists to exist."""
+
+    def merge(base: dict, over: dict) -> dict:
+        return {**base, **{k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v for k, v in over.items()}}
+
+    return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), raw)
+
+
 def write_params(path: Path, raw: dict) -> Path:
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path

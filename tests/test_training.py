@@ -125,10 +125,11 @@ def test_other_cells_and_losses_train(workdir, model, train):
         assert float(log[-1]["gp"]) > 0
 
 
-def test_foreign_file_is_refused_without_unpickling(workdir):
-    class Payload:
-        pass
+class Payload:
+    """Stands for any pickled object: loading it would mean running code from the file."""
 
+
+def test_foreign_file_is_refused_without_unpickling(workdir):
     torch.save({"format": "rgan-generator/1", "obj": Payload()}, workdir / "evil.pt")
     code, err = run("sample", "--generator", "evil.pt", "-n", "2", "--out", "s.csv", cwd=workdir)
     assert code != 0 and "not a loadable rgan file" in err

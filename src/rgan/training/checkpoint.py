@@ -18,8 +18,10 @@ GENERATOR_FORMAT = "rgan-generator/1"
 
 
 def save(obj: dict[str, Any], path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # Through a file object: saved by path, torch names the archive after the (random) temporary file,
+    # and the same weights would not give the same bytes.
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        torch.save(obj, f)
 
 
 def load(path: str | Path, expected_format: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
