@@ -56,6 +56,13 @@ def test_prepare_user_table(tmp_path, name):
     np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_non_numeric_columns_left_out_are_reported(tmp_path):
+    code, err = prepare_user_data(tmp_path, _text_in_column())  # columns: null
+    assert code == 0, err
+    assert "non-numeric columns left out: load, note" in err
+    assert load_prepared(tmp_path / "prepared").columns == ["temp"]
+
+
 def test_missing_values_drop_and_ffill(tmp_path):
     frame = user_table()
     frame.loc[[0, 50, 51], "load"] = np.nan

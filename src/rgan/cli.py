@@ -35,6 +35,12 @@ def cmd_prepare(args) -> None:
     from rgan.data.prepare import prepare
 
     stats = prepare(_params(args).data, args.out)
+    if stats.get("ignored_columns"):
+        print(
+            f"note: non-numeric columns left out: {', '.join(stats['ignored_columns'])} "
+            "(name them in data.columns to get an error showing the offending row)",
+            file=sys.stderr,
+        )
     w = stats["windows"]
     print(
         f"prepared {stats['rows']} rows x {len(stats['columns'])} columns: "

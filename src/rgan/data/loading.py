@@ -51,13 +51,15 @@ def _first_bad_row(series: pd.Series) -> tuple[int, object]:
     return position, series.iloc[position]
 
 
-def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path) -> list[str]:
+def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path, report: dict) -> list[str]:
     special = [c for c in (cfg.sequence_column, cfg.time_column) if c is not None]
     for name, col in (("data.sequence_column", cfg.sequence_column), ("data.time_column", cfg.time_column)):
         if col is not None and col not in frame.columns:
             raise RganError(f"{name} '{col}' is not a column of {source} (columns: {', '.join(map(str, frame.columns))})")
     if cfg.columns is None:
         chosen = [c for c in frame.columns if c not in special and pd.api.types.is_numeric_dtype(frame[c])]
+        # A numeric column with one stray text cell reads as text: say which columns were left out.
+        report["ignored_columns"] = [str(c) for c in frame.columns if c not in special and c not in chosen]
         if not chosen:
             raise RganError(f"{source} has no numeric columns to model (columns: {', '.join(map(str, frame.columns))})")
         return [str(c) for c in chosen]
@@ -119,8 +121,8 @@ def load_table(cfg: DataConfig) -> Table:
     frame = read_table(source)
     if len(frame) == 0:
         raise RganError(f"data file {source} has a header but no rows")
-    columns = _feature_columns(frame, cfg, source)
     report: dict = {"source": str(source), "rows_read": int(len(frame))}
+    columns = _feature_columns(frame, cfg, source, report)
     frame = _handle_missing(_sort(frame, cfg), columns, cfg, report)
 
     values = frame[columns].to_numpy(dtype=np.float64)
