@@ -50,9 +50,14 @@ def test_parquet_and_other_lengths(trained):
         (["-n", "5", "--out", "x.json"], "unsupported format '.json'"),
         (["--generator", "missing.pt", "-n", "5", "--out", "x.csv"], "file not found: missing.pt"),
         (["--generator", "models/checkpoints/last.pt", "-n", "5", "--out", "x.csv"], "not an rgan-generator/1 file"),
+        (["--generator", "damaged.pt", "-n", "5", "--out", "x.csv"], "damaged generator file"),
+        (["-n", "5", "--out", "x.csv", "--device", "tpu"], "allowed: auto, cpu, cuda or cuda:N"),
     ],
 )
 def test_sample_errors(trained, args, expected):
+    import torch
+
+    torch.save({"format": "rgan-generator/1", "model": {"cell": "lstm"}}, trained / "damaged.pt")
     code, err = run("sample", *args, cwd=trained)
     assert code != 0 and expected in err
     assert not (trained / "x.csv").exists()

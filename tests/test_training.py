@@ -114,6 +114,14 @@ def test_resume_refuses_a_checkpoint_from_other_settings(workdir):
     assert code != 0 and "cannot resume" in err and "model.hidden: 8 -> 12" in err
 
 
+def test_resume_refuses_changed_prepared_data(workdir):
+    assert run("train", cwd=workdir)[0] == 0
+    write_params(workdir / "params.yaml", tiny(data={"seed": 1}))  # another random split of the windows
+    assert run("prepare", cwd=workdir)[0] == 0
+    code, err = run("train", "--resume", cwd=workdir)
+    assert code != 0 and "the prepared data changed" in err
+
+
 @pytest.mark.parametrize("model, train", [({"cell": "gru"}, {"loss": "wgan-gp", "d_steps": 2}), ({"cell": "rnn", "bidirectional_discriminator": True}, {"grad_clip": 1.0})])
 def test_other_cells_and_losses_train(workdir, model, train):
     write_params(workdir / "params.yaml", tiny(model=model, train=train))
@@ -160,4 +168,5 @@ def test_interrupted_run_resumed_equals_uninterrupted(workdir, sig):
     assert run("train", cwd=workdir)[0] == 0
     full = load_ckpt(workdir / "models/generator.pt")
     assert tensors_equal(full["state_dict"], resumed["state_dict"])
-    assert [r["step"] for r in resumed_log] == [r["step"] for r in read_log(workdir / "metrics/train_log.tsv")]
+    full_log = read_log(workdir / "metrics/train_log.tsv")
+    assert [(r["step"], r["d_loss"], r["g_loss"]) for r in resumed_log] == [(r["step"], r["d_loss"], r["g_loss"]) for r in full_log]

@@ -138,9 +138,19 @@ def _version() -> str:
         return "unknown"
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    # SIGTERM (a killed job) unwinds like Ctrl-C, so atomic writers delete their temporary files.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     args = build_parser().parse_args(argv)
     from rgan.errors import RganError
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     try:
         args.func(args)

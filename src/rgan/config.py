@@ -22,9 +22,13 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 
 
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+DEVICE_CHOICES = "allowed: auto, cpu, cuda or cuda:N"
+
+
 def _check_device(value: str) -> str:
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
-        raise ValueError("allowed: auto, cpu, cuda or cuda:N")
+    if not re.fullmatch(DEVICE_PATTERN, value):
+        raise ValueError(DEVICE_CHOICES)
     return value
 
 

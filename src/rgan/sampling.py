@@ -12,6 +12,7 @@ import torch
 from rgan.atomic import atomic_path
 from rgan.config import ModelConfig
 from rgan.data.scaler import MinMaxScaler
+from rgan.device import resolve_device
 from rgan.errors import RganError
 from rgan.models import Generator
 from rgan.training import checkpoint
@@ -47,14 +48,18 @@ class LoadedGenerator:
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     payload = checkpoint.load(path, checkpoint.GENERATOR_FORMAT, map_location="cpu")
-    network = Generator(ModelConfig.model_validate(payload["model"]), int(payload["dim"]))
-    network.load_state_dict(payload["state_dict"])
+    device = resolve_device(str(device))
+    try:
+        network = Generator(ModelConfig.model_validate(payload["model"]), int(payload["dim"]))
+        network.load_state_dict(payload["state_dict"])
+        seq_len, columns = int(payload["seq_len"]), list(payload["columns"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError
+        raise RganError(f"{path} is a damaged generator file: {exc}") from None
     network.eval()
-    device = torch.device(device)
     return LoadedGenerator(
         network=network.to(device),
-        seq_len=int(payload["seq_len"]),
-        columns=list(payload["columns"]),
+        seq_len=seq_len,
+        columns=columns,
         scaler=MinMaxScaler.from_dict(payload["scaler"]),
         device=device,
     )

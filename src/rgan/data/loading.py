@@ -102,9 +102,9 @@ def _handle_missing(frame: pd.DataFrame, columns: list[str], cfg: DataConfig, re
         return frame
     if cfg.missing == "error":
         col = counts.idxmax()
-        row = int(np.argmax(missing[col].to_numpy()))
+        rows = missing.index[missing[col].to_numpy()]  # labels of the file's rows, whatever the sorting
         raise RganError(
-            f"column '{col}' has {int(counts[col])} missing values (first at row {row + 1}); "
+            f"column '{col}' has {int(counts[col])} missing values (first at row {int(rows.min()) + 1}); "
             "set data.missing to drop or ffill, or clean the data"
         )
     if cfg.missing == "ffill":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,11 @@ def prepare(cfg: DataConfig, out_dir: str | Path) -> dict:
         "stride": cfg.stride,
         "split": cfg.split,
         "windows": {name: int(len(idx)) for name, idx in splits.as_dict().items()},
+        # what a checkpoint was trained on, compared on resume: the exact values and windows, not just counts
+        "sha256": {
+            "series": hashlib.sha256(series.tobytes()).hexdigest(),
+            **{name: hashlib.sha256(idx.astype(np.int64).tobytes()).hexdigest() for name, idx in splits.as_dict().items()},
+        },
         "raw": {
             "min": table.values.min(axis=0).tolist(),
             "max": table.values.max(axis=0).tolist(),
@@ -85,8 +91,12 @@ def load_prepared(directory: str | Path) -> Prepared:
     absent = [name for name in needed if not (directory / name).is_file()]
     if absent:
         raise RganError(f"prepared data incomplete in {directory} (missing {', '.join(absent)}): run `rgan prepare` first")
-    # mmap: a large series is paged in as batches touch it; allow_pickle=False: never unpickle data files
-    series = np.load(directory / SERIES_FILE, mmap_mode="r", allow_pickle=False)
-    starts = {s: np.load(directory / f"{s}_starts.npy", allow_pickle=False) for s in SPLITS}
-    stats = json.loads((directory / STATS_FILE).read_text())
-    return Prepared(series=series, starts=starts, scaler=MinMaxScaler.load(directory / SCALER_FILE), stats=stats)
+    try:
+        # mmap: a large series is paged in as batches touch it; allow_pickle=False: never unpickle data files
+        series = np.load(directory / SERIES_FILE, mmap_mode="r", allow_pickle=False)
+        starts = {s: np.load(directory / f"{s}_starts.npy", allow_pickle=False) for s in SPLITS}
+        stats = json.loads((directory / STATS_FILE).read_text())
+        scaler = MinMaxScaler.load(directory / SCALER_FILE)
+    except (ValueError, OSError) as exc:  # damaged .npy or JSON
+        raise RganError(f"prepared data in {directory} is damaged ({exc}): run `rgan prepare` again") from None
+    return Prepared(series=series, starts=starts, scaler=scaler, stats=stats)

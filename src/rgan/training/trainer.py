@@ -30,8 +30,9 @@ from rgan.training.objective import RecurrentGanObjective
 LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]
 CHECKPOINT_NAME = "last.pt"
 LIVE_LOG_NAME = "train_log.tsv"
-# Settings a resumed run may change without invalidating the checkpoint.
-RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "device", "threads"}
+# Settings a resumed run may change without invalidating the checkpoint. Not the device: the noise RNG
+# state belongs to one device type.
+RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads"}
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,8 @@ def _check_resumable(saved: dict, params: Params, prepared: Prepared) -> None:
                 continue
             if saved["params"][section].get(key) != value:
                 differences.append(f"{section}.{key}: {saved['params'][section].get(key)!r} -> {value!r}")
-    if saved["scaler"] != prepared.scaler.to_dict() or saved["seq_len"] != prepared.seq_len:
-        differences.append("prepared data (scaler or seq_len) changed")
+    if saved["prepared_stats"] != prepared.stats:
+        differences.append("the prepared data changed (rows, columns, windows or split)")
     if differences:
         raise RganError("cannot resume: the checkpoint was trained with other settings: " + "; ".join(differences))
 
@@ -172,7 +173,8 @@ def train(
     start = 0
     if resume:
         if ckpt_path.is_file():
-            saved = checkpoint.load(ckpt_path, checkpoint.CHECKPOINT_FORMAT, map_location=device)
+            # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
+            saved = checkpoint.load(ckpt_path, checkpoint.CHECKPOINT_FORMAT, map_location="cpu")
             _check_resumable(saved, params, prepared)
             objective.load_state_dict(saved["objective"])
             sampler.rng.set_state(saved["rng"]["batches"])
@@ -193,6 +195,7 @@ def train(
                 "params": params.model_dump(),
                 "scaler": prepared.scaler.to_dict(),
                 "seq_len": prepared.seq_len,
+                "prepared_stats": prepared.stats,
             },
             ckpt_path,
         )
