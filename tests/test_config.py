@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import ROOT, run, write_params
+
 from rgan.config import Params, load_params, parse_params
 from rgan.errors import RganError
 

@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from conftest import ROOT, TINY, cli_env, complete, tiny, write_params
 
 

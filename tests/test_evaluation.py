@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import run
+
 from rgan.config import SinesConfig
 from rgan.data.sines import make_sines
 from rgan.evaluation import distances, posthoc
@@ -64,8 +64,8 @@ def test_memorization_ratio_flags_a_copying_generator(real):
 
 
 def test_evaluate_stage_writes_metrics_and_plots(workdir):
-    assert run("train", cwd=workdir)[0] == 0
-    code, err = run("evaluate", cwd=workdir)
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    code, err = run("evaluate", "--no-mlflow", cwd=workdir)
     assert code == 0, err
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
     for name in ("discriminative", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio"):
@@ -77,12 +77,12 @@ def test_evaluate_stage_writes_metrics_and_plots(workdir):
 
 
 def test_evaluate_refuses_a_generator_for_other_data(workdir):
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     from conftest import tiny, write_params
 
     write_params(workdir / "params.yaml", tiny(data={"sines": {"n_sequences": 300, "length": 24, "dim": 4, "seed": 0}}))
     assert run("make-sines", cwd=workdir)[0] == 0 and run("prepare", cwd=workdir)[0] == 0
-    code, err = run("evaluate", cwd=workdir)
+    code, err = run("evaluate", "--no-mlflow", cwd=workdir)
     assert code != 0 and "retrain first" in err
     assert not (workdir / "metrics/eval.json").exists()
 
@@ -90,10 +90,10 @@ def test_evaluate_refuses_a_generator_for_other_data(workdir):
 def test_scores_do_not_depend_on_the_number_of_workers(workdir):
     from conftest import tiny, write_params
 
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     results = []
     for workers in (1, 2):
         write_params(workdir / "params.yaml", tiny(evaluate={"workers": workers}))
-        assert run("evaluate", cwd=workdir)[0] == 0
+        assert run("evaluate", "--no-mlflow", cwd=workdir)[0] == 0
         results.append(json.loads((workdir / "metrics/eval.json").read_text()))
     assert results[0] == results[1]

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run, write_params
+
 from rgan.data.prepare import load_prepared
 from rgan.data.windows import gather_windows
 

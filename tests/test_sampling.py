@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run
+
 from rgan.data.prepare import load_prepared
 
 
@@ -12,7 +12,7 @@ def trained(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("trained")
     write_params(path / "params.yaml", TINY)
-    for command in (["make-sines"], ["prepare"], ["train"]):
+    for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"]):
         assert run(*command, cwd=path)[0] == 0
     return path
 

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 import torch
-
 from conftest import cli_env, run, tiny, write_params
+
 from rgan.data.prepare import load_prepared
 from rgan.evaluation.distances import marginal_distance
 from rgan.sampling import load_generator
@@ -38,7 +38,7 @@ def load_ckpt(path):
 def test_training_writes_outputs_and_learns(workdir):
     write_params(workdir / "params.yaml", tiny(model={"hidden": 16}, train={"steps": 300, "batch_size": 32, "log_every": 10, "checkpoint_every": 100}))
     real = load_prepared(workdir / "data/prepared").windows("train")
-    assert run("train", "--params", "params.yaml", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", "--params", "params.yaml", cwd=workdir)[0] == 0
     log = read_log(workdir / "metrics/train_log.tsv")
     assert [int(r["step"]) for r in log] == list(range(10, 301, 10))
     assert all(np.isfinite(float(r[k])) for r in log for k in ("d_loss", "g_loss", "g_grad_norm", "elapsed_s"))
@@ -58,24 +58,24 @@ def test_training_writes_outputs_and_learns(workdir):
 
 
 def test_same_seed_gives_bit_identical_files(tmp_path, workdir):
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     first = {p: (workdir / p).read_bytes() for p in ("models/generator.pt", "models/checkpoints/last.pt")}
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     for path, content in first.items():
         assert (workdir / path).read_bytes() == content, path
 
 
 def test_different_seed_gives_different_weights(workdir):
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     a = load_ckpt(workdir / "models/generator.pt")["state_dict"]
     write_params(workdir / "params.yaml", tiny(train={"seed": 1}))
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     b = load_ckpt(workdir / "models/generator.pt")["state_dict"]
     assert not tensors_equal(a, b)
 
 
 def test_checkpoints_are_plain_tensors_and_values(workdir):
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     ckpt = torch.load(workdir / "models/checkpoints/last.pt", weights_only=True)
     assert ckpt["step"] == 20
     assert set(ckpt["objective"]) == {"generator", "discriminator", "g_optimizer", "d_optimizer", "generator_ema"}
@@ -91,14 +91,14 @@ def test_checkpoints_are_plain_tensors_and_values(workdir):
 
 def test_resume_continues_to_the_same_weights(workdir, tmp_path):
     write_params(workdir / "params.yaml", tiny(train={"steps": 40}))
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     full = load_ckpt(workdir / "models/checkpoints/last.pt")
     full_log = read_log(workdir / "metrics/train_log.tsv")
 
     write_params(workdir / "params.yaml", tiny(train={"steps": 20}))
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     write_params(workdir / "params.yaml", tiny(train={"steps": 40}))
-    code, err = run("train", "--resume", cwd=workdir)
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
     assert code == 0 and "resuming from step 20" in err
     resumed = load_ckpt(workdir / "models/checkpoints/last.pt")
     assert tensors_equal(full["objective"], resumed["objective"])
@@ -108,24 +108,24 @@ def test_resume_continues_to_the_same_weights(workdir, tmp_path):
 
 
 def test_resume_refuses_a_checkpoint_from_other_settings(workdir):
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     write_params(workdir / "params.yaml", tiny(model={"hidden": 12}))
-    code, err = run("train", "--resume", cwd=workdir)
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
     assert code != 0 and "cannot resume" in err and "model.hidden: 8 -> 12" in err
 
 
 def test_resume_refuses_changed_prepared_data(workdir):
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     write_params(workdir / "params.yaml", tiny(data={"seed": 1}))  # another random split of the windows
     assert run("prepare", cwd=workdir)[0] == 0
-    code, err = run("train", "--resume", cwd=workdir)
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
     assert code != 0 and "the prepared data changed" in err
 
 
 @pytest.mark.parametrize("model, train", [({"cell": "gru"}, {"loss": "wgan-gp", "d_steps": 2}), ({"cell": "rnn", "bidirectional_discriminator": True}, {"grad_clip": 1.0})])
 def test_other_cells_and_losses_train(workdir, model, train):
     write_params(workdir / "params.yaml", tiny(model=model, train=train))
-    code, err = run("train", cwd=workdir)
+    code, err = run("train", "--no-mlflow", cwd=workdir)
     assert code == 0, err
     log = read_log(workdir / "metrics/train_log.tsv")
     assert all(np.isfinite(float(r["d_loss"])) for r in log)
@@ -149,7 +149,7 @@ def test_foreign_file_is_refused_without_unpickling(workdir):
 def test_interrupted_run_resumed_equals_uninterrupted(workdir, sig):
     steps = 3000
     write_params(workdir / "params.yaml", tiny(train={"steps": steps, "log_every": 10, "checkpoint_every": 1000}))
-    proc = subprocess.Popen([sys.executable, "-m", "rgan", "train", "--no-progress"], cwd=workdir, env=cli_env(), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "rgan", "train", "--no-progress", "--no-mlflow"], cwd=workdir, env=cli_env(), stderr=subprocess.PIPE, text=True)
     live_log = workdir / "models/checkpoints/train_log.tsv"
     deadline = time.time() + 120
     while time.time() < deadline and (not live_log.exists() or len(live_log.read_text().splitlines()) < 3):
@@ -161,11 +161,11 @@ def test_interrupted_run_resumed_equals_uninterrupted(workdir, sig):
     assert 0 < interrupted_at < steps and f"at step {interrupted_at}" in err and "--resume" in err
     assert not (workdir / "models/generator.pt").exists()  # no final output from an unfinished run
 
-    assert run("train", "--resume", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", "--resume", cwd=workdir)[0] == 0
     resumed = load_ckpt(workdir / "models/generator.pt")
     resumed_log = read_log(workdir / "metrics/train_log.tsv")
 
-    assert run("train", cwd=workdir)[0] == 0
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     full = load_ckpt(workdir / "models/generator.pt")
     assert tensors_equal(full["state_dict"], resumed["state_dict"])
     full_log = read_log(workdir / "metrics/train_log.tsv")

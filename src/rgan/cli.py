@@ -9,6 +9,7 @@ import argparse
 import sys
 
 PARAMS_HELP = "settings file (default: params.yaml)"
+RUN_FILE = "models/mlflow_run.json"
 
 
 def _params(args):
@@ -49,20 +50,44 @@ def cmd_prepare(args) -> None:
     )
 
 
-def cmd_train(args) -> None:
+def _train_paths(args):
     from pathlib import Path
 
-    from rgan.training.trainer import TrainPaths, train
+    from rgan.training.trainer import TrainPaths
 
-    paths = TrainPaths(Path(args.generator), Path(args.checkpoints), Path(args.log), Path(args.metrics))
-    summary = train(_params(args), args.prepared, paths, resume=args.resume, progress=args.progress)
+    return TrainPaths(Path(args.generator), Path(args.checkpoints), Path(args.log), Path(args.metrics))
+
+
+def cmd_train(args) -> None:
+    params, paths = _params(args), _train_paths(args)
+    if args.mlflow:
+        from rgan.tracking.stages import tracked_train
+
+        summary = tracked_train(params, args.prepared, paths, args.run_file, resume=args.resume, progress=args.progress)
+    else:
+        from rgan.training.trainer import train
+
+        summary = train(params, args.prepared, paths, resume=args.resume, progress=args.progress)
     print(f"trained {summary['steps']} steps on {summary['device']} at {summary['steps_per_s']} steps/s; generator: {args.generator}", file=sys.stderr)
 
 
-def cmd_evaluate(args) -> None:
-    from rgan.evaluation.evaluate import evaluate
+def cmd_log(args) -> None:
+    from rgan.tracking.stages import log_training
 
-    m = evaluate(_params(args), args.prepared, args.generator, args.metrics, args.plots, args.train_log, progress=args.progress)
+    record = log_training(_params(args), _train_paths(args), args.run_file, prepared_dir=args.prepared)
+    print(f"logged training to MLflow run {record.run_id} ({record.tracking_uri}); model {record.model_uri}; run file {args.run_file}", file=sys.stderr)
+
+
+def cmd_evaluate(args) -> None:
+    params = _params(args)
+    if args.mlflow:
+        from rgan.tracking.stages import tracked_evaluate
+
+        m = tracked_evaluate(params, args.prepared, args.generator, args.metrics, args.plots, args.train_log, args.run_file, progress=args.progress)
+    else:
+        from rgan.evaluation.evaluate import evaluate
+
+        m = evaluate(params, args.prepared, args.generator, args.metrics, args.plots, args.train_log, progress=args.progress)
     print(
         f"discriminative {m['discriminative']['mean']:.4f} ± {m['discriminative']['std']:.4f}, "
         f"predictive {m['predictive']['mean']:.4f} (real data: {m['predictive_real']['mean']:.4f}), "
@@ -75,8 +100,76 @@ def cmd_evaluate(args) -> None:
 def cmd_sample(args) -> None:
     from rgan.sampling import sample_to_file
 
-    out = sample_to_file(args.generator, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device)
+    if args.model is not None:
+        import tempfile
+
+        from rgan.tracking.fetch import download_generator
+
+        with tempfile.TemporaryDirectory() as scratch:
+            path = download_generator(args.model, scratch)
+            out = sample_to_file(path, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device)
+    else:
+        out = sample_to_file(args.generator, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device)
     print(f"wrote {args.n} sequences to {out}", file=sys.stderr)
+
+
+def cmd_register(args) -> None:
+    from rgan.tracking.registry import register_stage
+
+    result = register_stage(_params(args), args.run_file, args.metrics, args.out)
+    name, number = result["model_name"], result["version"]
+    print(f"registered {name} v{number} (alias challenger)", file=sys.stderr)
+    if result["champion"]:
+        print(f"v{number} is the champion: load it as models:/{name}@champion", file=sys.stderr)
+    else:
+        print(f"champion not moved: {result['reason']}", file=sys.stderr)
+
+
+def _registry_client(args):
+    from rgan.tracking.connection import connect
+
+    params = _params(args)
+    return connect(params.mlflow), params.registry
+
+
+def cmd_promote(args) -> None:
+    from rgan.tracking.registry import promote
+
+    client, cfg = _registry_client(args)
+    print(promote(client, cfg, version=args.version, alias=args.alias, rollback=args.rollback, force=args.force), file=sys.stderr)
+
+
+def cmd_models(args) -> None:
+    from rgan.tracking.registry import versions
+
+    client, cfg = _registry_client(args)
+    rows = versions(client, cfg.model_name)
+    print(format_versions(cfg.model_name, rows, cfg.metric))
+
+
+def format_versions(name: str, rows: list[dict], metric: str) -> str:
+    import datetime
+
+    header = ["version", "aliases", "created", metric, "predictive", "memorization", "data (dvc md5)", "git commit", "run"]
+    table = [header]
+    for r in rows:
+        s = r["scores"]
+        mem = s.get("memorization_pass")
+        commit = r["git_commit"][:10] + ("+dirty" if r["git_dirty"] == "true" else "")
+        table.append([
+            f"v{r['version']}",
+            ",".join(r["aliases"]) or "-",
+            datetime.datetime.fromtimestamp(r["created"] / 1000).strftime("%Y-%m-%d %H:%M"),
+            f"{s[metric]:.4f}" if metric in s else "-",
+            f"{s['predictive']:.4f}" if "predictive" in s else "-",
+            "-" if mem is None else ("pass" if mem else "FAIL"),
+            r["data_md5"][:12] or "-",
+            commit or "-",
+            r["run_id"][:12] or "-",
+        ])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    return f"registered model '{name}'\n" + "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,25 +194,55 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("prepare", cmd_prepare, "scale and window the data at data.path into train/val/test splits")
     p.add_argument("--out", default="data/prepared")
 
-    p = command("train", cmd_train, "train the recurrent GAN on prepared data")
+    def mlflow_flags(p: argparse.ArgumentParser, writes: bool) -> None:
+        p.add_argument("--run-file", default=RUN_FILE, help=f"MLflow run id and model, {'written' if writes else 'read'} here (default: {RUN_FILE})")
+        p.add_argument("--mlflow", action=argparse.BooleanOptionalAction, default=True, help="track in MLflow (default: on)")
+
+    def train_outputs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--generator", default="models/generator.pt")
+        p.add_argument("--checkpoints", default="models/checkpoints")
+        p.add_argument("--log", default="metrics/train_log.tsv")
+        p.add_argument("--metrics", default="metrics/train.json")
+
+    p = command("train", cmd_train, "train the recurrent GAN on prepared data; track the run in MLflow")
     p.add_argument("--prepared", default="data/prepared")
-    p.add_argument("--generator", default="models/generator.pt")
-    p.add_argument("--checkpoints", default="models/checkpoints")
-    p.add_argument("--log", default="metrics/train_log.tsv")
-    p.add_argument("--metrics", default="metrics/train.json")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train_outputs(p)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint (and its MLflow run)")
+    mlflow_flags(p, writes=True)
     progress_flag(p)
 
-    p = command("evaluate", cmd_evaluate, "score a generator on held-out windows and draw plots")
+    p = command("log", cmd_log, "log a finished training's outputs to MLflow (after a tracking outage)")
+    train_outputs(p)
+    p.add_argument("--run-file", default=RUN_FILE, help=f"written here (default: {RUN_FILE})")
+    p.add_argument("--prepared", default="data/prepared", help="the training data, hashed when the run has no record yet")
+
+    p = command("evaluate", cmd_evaluate, "score a generator on held-out windows, draw plots, log both to its MLflow run")
     p.add_argument("--prepared", default="data/prepared")
     p.add_argument("--generator", default="models/generator.pt")
     p.add_argument("--train-log", default="metrics/train_log.tsv")
     p.add_argument("--metrics", default="metrics/eval.json")
     p.add_argument("--plots", default="plots")
+    mlflow_flags(p, writes=False)
     progress_flag(p)
 
+    p = command("register", cmd_register, "register the trained generator; make it champion if it beats the champion and passes the gates")
+    p.add_argument("--run-file", default=RUN_FILE)
+    p.add_argument("--metrics", default="metrics/eval.json", help="evaluation scores (default: metrics/eval.json)")
+    p.add_argument("--out", default=None, help="write the outcome as JSON here")
+
+    p = command("promote", cmd_promote, "move the champion alias by hand; the old champion becomes `previous`")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--version", type=int, help="version number")
+    target.add_argument("--alias", help="e.g. challenger")
+    target.add_argument("--rollback", action="store_true", help="restore the previous champion")
+    p.add_argument("--force", action="store_true", help="promote even if the version fails the registry gates")
+
+    command("models", cmd_models, "list registered versions with aliases, scores, data hash and git commit")
+
     p = sub.add_parser("sample", help="draw sequences in original units to CSV or Parquet (long format)")
-    p.add_argument("--generator", default="models/generator.pt")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--generator", default="models/generator.pt", help="generator file (default: models/generator.pt)")
+    source.add_argument("--model", help="an MLflow model instead, e.g. models:/rgan-generator@champion")
     p.add_argument("-n", type=int, required=True, help="number of sequences")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output file, .csv or .parquet")

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from rgan.errors import RganError
 
@@ -130,11 +137,66 @@ class EvaluateConfig(_Section):
     workers: PositiveInt | None = Field(default=None, description="parallel processes for post-hoc models on CPU; null: one per core")
 
 
+# Scores `evaluate` writes; the registry ranks and gates versions by them.
+NumericScore = Literal["discriminative", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio"]
+NUMERIC_SCORES: tuple[str, ...] = NumericScore.__args__
+BOOLEAN_SCORES = ("memorization_pass",)
+
+
+class MlflowConfig(_Section):
+    """Tracking. The server is MLFLOW_TRACKING_URI when set, else sqlite:///mlflow.db: never a setting here,
+    so credentials stay in the environment."""
+
+    experiment: Annotated[str, Field(min_length=1)] = "rgan"
+    dataset: str | None = Field(default=None, description="dataset name on runs and versions; null: data.path's file name")
+    request_timeout_s: PositiveFloat = Field(default=10.0, description="per HTTP request to a tracking server")
+    request_retries: Annotated[int, Field(ge=0)] = Field(default=2, description="retries of a failed HTTP request")
+
+
+class Bounds(_Section):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Bounds":
+        if self.min is None and self.max is None:
+            raise ValueError("a gate needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+def _check_gates(gates: dict) -> dict:
+    for name, rule in gates.items():
+        if name in BOOLEAN_SCORES:
+            if not isinstance(rule, bool):
+                raise ValueError(f"gate {name} takes true or false (got {rule!r})")
+        elif name in NUMERIC_SCORES:
+            if not isinstance(rule, Bounds):
+                raise ValueError(f"gate {name} takes {{min: x, max: y}} (got {rule!r})")
+        else:
+            raise ValueError(f"unknown score '{name}' (allowed: {', '.join(NUMERIC_SCORES + BOOLEAN_SCORES)})")
+    return gates
+
+
+class RegistryConfig(_Section):
+    model_name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "rgan-generator"
+    metric: NumericScore = Field(default="discriminative", description="score that ranks versions for `champion`")
+    direction: Literal["minimize", "maximize"] = "minimize"
+    gates: Annotated[dict[str, bool | Bounds], AfterValidator(_check_gates)] = Field(
+        default_factory=lambda: {"memorization_pass": True},
+        description="what a version must meet to become champion: memorization_pass: true, or score: {min, max}",
+    )
+    auto_promote: bool = Field(default=True, description="false: register and mark `challenger`; a person promotes")
+
+
 class Params(_Section):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    registry: RegistryConfig = RegistryConfig()
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -176,7 +238,7 @@ def parse_params(raw: Any, source: str = DEFAULT_PARAMS) -> Params:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise RganError(f"{source}: expected a mapping of sections (data, model, train, evaluate), got {type(raw).__name__}")
+        raise RganError(f"{source}: expected a mapping of sections (data, model, train, evaluate, mlflow, registry), got {type(raw).__name__}")
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -158,7 +159,9 @@ def train(
     paths: TrainPaths = TrainPaths(),
     resume: bool = False,
     progress: bool | None = None,
+    on_log: Callable[[dict], None] | None = None,
 ) -> dict:
+    """Train, writing the generator, checkpoints, log and summary. `on_log` receives each logged row."""
     cfg = params.train
     prepared = load_prepared(prepared_dir)
     device = resolve_device(cfg.device)
@@ -217,6 +220,8 @@ def train(
                         steps_per_s=round((step - last_step) / max(now - last_time, 1e-9), 2),
                     )
                     log.append(row)
+                    if on_log is not None:
+                        on_log(row)
                     last_time, last_step = now, step
                     bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}")
                 if step % cfg.checkpoint_every == 0:

@@ -1,0 +1,183 @@
+"""The train, evaluate and register stages with MLflow around them; the DVC stages and the CLI call these.
+
+Local outputs always come first: a tracking failure after training or evaluation leaves every file written
+and says how to log them later, so hours of GPU time are never lost to a server outage.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from rgan.config import Params
+from rgan.errors import RganError
+from rgan.tracking import lineage
+from rgan.tracking.connection import connect, mlflow_error
+from rgan.tracking.runs import (
+    PENDING_RUN_NAME,
+    LiveMetrics,
+    RunRecord,
+    end_run,
+    last_logged_step,
+    log_metrics,
+    open_recorded_run,
+    open_run,
+    train_log_metrics,
+)
+from rgan.training.trainer import CHECKPOINT_NAME, TrainingInterrupted, TrainPaths
+
+
+def lineage_tags(params: Params, prepared_dir: str | Path, device: str) -> dict[str, str]:
+    git = lineage.git_info()
+    software = lineage.software()
+    return {
+        "rgan.dataset": params.mlflow.dataset or Path(params.data.path).name.split(".")[0],
+        "rgan.data_path": params.data.path,
+        "rgan.data_md5": lineage.dvc_md5(prepared_dir),
+        "rgan.git_commit": git["commit"],
+        "rgan.git_dirty": git["dirty"],
+        "rgan.device": device,
+        "rgan.version": software["rgan"],
+        "rgan.torch_version": software["torch"],
+        "rgan.python_version": software["python"],
+    }
+
+
+def _read_log(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _run_name(params: Params, tags: dict) -> str:
+    m = params.model
+    return f"{tags['rgan.dataset']}-{m.cell}{m.hidden}x{m.layers}-{params.train.loss}-{params.train.steps}"
+
+
+def _finish_training(client, record: RunRecord, paths: TrainPaths, pending: Path, run_file: Path) -> RunRecord:
+    """Send what the run lacks (metrics, summary, log files, the model); then write the run file."""
+    from mlflow.entities import Metric
+
+    from rgan.tracking.model import log_generator
+
+    rows = _read_log(paths.log)
+    log_metrics(client, record.run_id, train_log_metrics(rows, after_step=last_logged_step(client, record.run_id)))
+    summary = json.loads(paths.metrics.read_text())
+    final_step = int(summary["steps"])
+    now = int(time.time() * 1000)
+    client.log_batch(
+        record.run_id,
+        metrics=[
+            Metric("train/wall_time_s", float(summary["wall_time_s"]), now, final_step),
+            Metric("train/mean_steps_per_s", float(summary["steps_per_s"]), now, final_step),
+        ],
+    )
+    client.log_artifact(record.run_id, str(paths.log), "train")
+    client.log_artifact(record.run_id, str(paths.metrics), "train")
+    metadata = {"run_id": record.run_id, "trained_steps": final_step, "data_md5": record.tags.get("rgan.data_md5", "")}
+    record.model_uri, record.model_id = log_generator(record.run_id, paths.generator, metadata)
+    record.write(pending)
+    record.write(run_file)
+    return record
+
+
+def _logging_failed(what: str, files: list[Path], exc: Exception, retry: str) -> RganError:
+    saved = ", ".join(str(f) for f in files)
+    detail = exc if isinstance(exc, RganError) else mlflow_error("logging", exc)
+    return RganError(f"{what} finished and its outputs are saved ({saved}), but MLflow logging failed: {detail}. {retry}")
+
+
+def tracked_train(params: Params, prepared_dir: str | Path, paths: TrainPaths, run_file: str | Path, resume: bool = False, progress: bool | None = None) -> dict:
+    from rgan.device import resolve_device
+    from rgan.training.trainer import train
+
+    run_file = Path(run_file)
+    client = connect(params.mlflow)  # fails in seconds, before any training, when the server is unreachable
+    tags = lineage_tags(params, prepared_dir, str(resolve_device(params.train.device)))
+    pending = paths.checkpoints / PENDING_RUN_NAME
+    try:
+        record = open_run(client, params, tags, pending, continue_run=resume, run_name=_run_name(params, tags))
+    except RganError:
+        raise
+    except Exception as exc:
+        raise mlflow_error("starting the MLflow run", exc) from None
+    print(f"MLflow run {record.run_id} in experiment '{record.experiment}' at {record.tracking_uri}", file=sys.stderr)
+
+    live = LiveMetrics(client, record.run_id)
+    try:
+        summary = train(params, prepared_dir, paths, resume=resume, progress=progress, on_log=live)
+    except BaseException as exc:
+        live.flush()
+        interrupted = isinstance(exc, (TrainingInterrupted, KeyboardInterrupt, SystemExit))
+        end_run(client, record.run_id, "KILLED" if interrupted else "FAILED")
+        raise
+    try:
+        _finish_training(client, record, paths, pending, run_file)
+    except Exception as exc:
+        end_run(client, record.run_id, "FAILED")
+        raise _logging_failed(
+            "training", [paths.generator, paths.checkpoints, paths.log, paths.metrics], exc,
+            "Once the server answers, `rgan log` (with the same paths) logs them into the same run",
+        ) from None
+    summary["mlflow_run_id"] = record.run_id
+    return summary
+
+
+def log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepared_dir: str | Path | None = None) -> RunRecord:
+    """`rgan log`: log a finished training's files, into its run when that run exists at this server."""
+    from rgan.training import checkpoint
+
+    for required in (paths.generator, paths.log, paths.metrics):
+        if not Path(required).is_file():
+            raise RganError(f"{required} not found: `rgan log` logs a finished training's outputs")
+    saved = checkpoint.load(paths.checkpoints / CHECKPOINT_NAME, checkpoint.CHECKPOINT_FORMAT)
+    trained_with = Params.model_validate({**saved["params"], "mlflow": params.mlflow.model_dump(), "registry": params.registry.model_dump()})
+    client = connect(params.mlflow)
+    pending = paths.checkpoints / PENDING_RUN_NAME
+    if pending.is_file():
+        tags = RunRecord.read(pending).tags  # lineage as it was at training time
+    else:
+        if prepared_dir is None or not Path(prepared_dir).is_dir():
+            raise RganError("no record of the training's run: pass --prepared DIR (the data it trained on) to record its hash")
+        tags = lineage_tags(trained_with, prepared_dir, "unknown")
+    try:
+        record = open_run(client, trained_with, tags, pending, continue_run=True, run_name=_run_name(trained_with, tags))
+        record = _finish_training(client, record, paths, pending, Path(run_file))
+        client.set_terminated(record.run_id, status="FINISHED")
+    except RganError:
+        raise
+    except Exception as exc:
+        raise mlflow_error("logging the training run", exc) from None
+    return record
+
+
+def log_evaluation(client, record: RunRecord, metrics: dict, metrics_path: Path, plots_dir: Path) -> None:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    values = []
+    for name, value in metrics.items():
+        if isinstance(value, dict) and "mean" in value:
+            values += [Metric(f"eval/{name}", float(value["mean"]), now, 0, model_id=record.model_id),
+                       Metric(f"eval/{name}_std", float(value["std"]), now, 0, model_id=record.model_id)]
+        elif isinstance(value, bool):
+            values.append(Metric(f"eval/{name}", float(value), now, 0, model_id=record.model_id))
+    log_metrics(client, record.run_id, values)
+    client.log_artifact(record.run_id, str(metrics_path), "eval")
+    if plots_dir.is_dir():
+        client.log_artifacts(record.run_id, str(plots_dir), "plots")
+
+
+def tracked_evaluate(params: Params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, run_file, progress=None) -> dict:
+    from rgan.evaluation.evaluate import evaluate
+
+    client = connect(params.mlflow)
+    record = open_recorded_run(client, run_file)  # before minutes of scoring: is the run there?
+    metrics = evaluate(params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, progress=progress)
+    try:
+        log_evaluation(client, record, metrics, Path(metrics_path), Path(plots_dir))
+    except Exception as exc:
+        raise _logging_failed("evaluation", [Path(metrics_path), Path(plots_dir)], exc, "Re-run `rgan evaluate` once the server answers") from None
+    return metrics

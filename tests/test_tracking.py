@@ -1,0 +1,247 @@
+"""MLflow for real: runs with params, metrics, lineage and a model; the registry (register, promote, rollback,
+gates, concurrent registers); sampling by alias in a fresh process. Each against a real `mlflow server` and
+the embedded SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import TINY, cli_env, run, tiny, write_params
+
+import mlflow
+from mlflow import MlflowClient
+
+
+@pytest.fixture(scope="module", params=["server", "sqlite"])
+def project(request, tmp_path_factory):
+    """A project trained, evaluated and logged once per backend; tests register its model under their own names."""
+    root = tmp_path_factory.mktemp(f"project-{request.param}")
+    uri = request.getfixturevalue("mlflow_server").uri if request.param == "server" else f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        write_params(root / "params.yaml", TINY)
+        for command in (["make-sines"], ["prepare"], ["train"], ["evaluate"]):
+            code, err = run(*command, cwd=root)
+            assert code == 0, err
+    return root, uri
+
+
+@pytest.fixture
+def at(project, monkeypatch):
+    """Run commands in the project, tracking into its backend."""
+    root, uri = project
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return root
+
+
+def client_for(uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def record(root: Path) -> dict:
+    return json.loads((root / "models/mlflow_run.json").read_text())
+
+
+def registry_params(root: Path, name: str, **registry) -> str:
+    """A params file for one test: its own registered model name."""
+    path = root / f"params-{name}.yaml"
+    write_params(path, tiny(registry={"model_name": name, **registry}))
+    return path.name
+
+
+def scores_file(root: Path, name: str, discriminative: float, memorization_pass: bool = True) -> str:
+    """The project's real evaluation scores with the ranking score set: versions that differ in quality."""
+    metrics = json.loads((root / "metrics/eval.json").read_text())
+    metrics["discriminative"] = {"mean": discriminative, "std": 0.01}
+    metrics["memorization_pass"] = memorization_pass
+    path = root / f"eval-{name}.json"
+    path.write_text(json.dumps(metrics))
+    return path.name
+
+
+def register(root: Path, params: str, scores: str) -> tuple[int, str, dict]:
+    code, err = run("register", "--params", params, "--metrics", scores, "--out", "registry.json", cwd=root)
+    return code, err, json.loads((root / "registry.json").read_text()) if code == 0 else {}
+
+
+def aliases(uri: str, name: str) -> dict[str, int]:
+    return {alias: int(v) for alias, v in client_for(uri).get_registered_model(name).aliases.items()}
+
+
+def test_training_run_has_params_metrics_lineage_and_model(project):
+    root, uri = project
+    rec = record(root)
+    client = client_for(uri)
+    run_ = client.get_run(rec["run_id"])
+    assert run_.info.status == "FINISHED"
+    assert client.get_experiment(run_.info.experiment_id).name == "rgan"
+    params = run_.data.params
+    assert params["model.cell"] == "lstm" and params["train.steps"] == "20" and params["data.seq_len"] == "24"
+    assert params["train.betas"] == "[0.5, 0.999]" and params["registry.model_name"] == "rgan-generator"
+    steps = [m.step for m in client.get_metric_history(rec["run_id"], "train/g_loss")]
+    assert steps == [5, 10, 15, 20]  # every logged row once, with its step
+    for name in ("train/d_loss", "train/d_grad_norm", "train/g_grad_norm", "train/steps_per_s", "eval/discriminative", "eval/predictive", "eval/memorization_ratio"):
+        assert name in run_.data.metrics, name
+    eval_json = json.loads((root / "metrics/eval.json").read_text())
+    assert run_.data.metrics["eval/discriminative"] == pytest.approx(eval_json["discriminative"]["mean"])
+
+    from rgan.tracking.lineage import dvc_md5
+
+    tags = run_.data.tags
+    assert tags["rgan.data_md5"] == dvc_md5(root / "data/prepared") and tags["rgan.data_md5"].endswith(".dir")
+    assert tags["rgan.dataset"] == "sines" and tags["rgan.device"] == "cpu"
+    assert tags["rgan.torch_version"].startswith("2.") and tags["rgan.git_commit"] == "unknown"  # not a git repo
+    assert rec["tags"]["rgan.data_md5"] == tags["rgan.data_md5"]
+
+    artifacts = {a.path for d in ("plots", "eval", "train") for a in client.list_artifacts(rec["run_id"], d)}
+    assert {"plots/tsne.png", "plots/pca.png", "eval/eval.json", "train/train_log.tsv", "train/train.json"} <= artifacts
+    model = client.get_logged_model(rec["model_id"])
+    assert model.source_run_id == rec["run_id"]
+
+
+def test_pyfunc_model_samples_original_units_in_a_fresh_process(at):
+    rec = record(at)
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        f"m = mlflow.pyfunc.load_model({rec['model_uri']!r})\n"
+        "a = m.predict(pd.DataFrame({'n': [3], 'seed': [7]}))\n"
+        "b = m.predict(pd.DataFrame(), params={'n': 3, 'seed': 7})\n"
+        "c = m.predict(pd.DataFrame({'n': [1, 2], 'seed': [7, 8]}), params={'seq_len': 5})\n"
+        "assert a.equals(b) and c.shape[0] == 3 * 5 and list(c.sequence_id.unique()) == [0, 1, 2]\n"
+        "a.to_csv(sys.argv[1], index=False)\n"
+        "print(m.metadata.signature.to_dict())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, "pyfunc.csv"], cwd=at, env=cli_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert '"name": "n"' in result.stdout and "sequence_id" in result.stdout
+    assert run("sample", "-n", "3", "--seed", "7", "--out", "file.csv", cwd=at)[0] == 0
+    pyfunc, from_file = pd.read_csv(at / "pyfunc.csv"), pd.read_csv(at / "file.csv")
+    pd.testing.assert_frame_equal(pyfunc, from_file)
+    assert list(pyfunc.columns) == ["sequence_id", "step", "feature_0", "feature_1", "feature_2"]
+
+
+def test_register_promote_rollback_and_gates(at):
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    name = "reg-cycle"
+    params = registry_params(at, name)
+
+    code, err, first = register(at, params, scores_file(at, "a", 0.30))
+    assert code == 0, err
+    assert first["version"] == 1 and first["champion"] and aliases(uri, name) == {"challenger": 1, "champion": 1}
+
+    code, err, worse = register(at, params, scores_file(at, "b", 0.40))
+    assert code == 0 and not worse["champion"] and "does not beat champion v1" in err
+    assert aliases(uri, name) == {"challenger": 2, "champion": 1}
+
+    code, err, better = register(at, params, scores_file(at, "c", 0.10))
+    assert code == 0 and better["champion"]
+    assert aliases(uri, name) == {"challenger": 3, "champion": 3, "previous": 1}
+    version = client_for(uri).get_model_version(name, "3")
+    assert version.tags["score.discriminative"] == "0.1" and version.tags["score.memorization_pass"] == "true"
+    assert version.tags["rgan.data_md5"].endswith(".dir") and version.run_id == record(at)["run_id"]
+
+    assert run("promote", "--params", params, "--version", "2", cwd=at)[0] == 0
+    assert aliases(uri, name) == {"challenger": 3, "champion": 2, "previous": 3}
+    code, err = run("promote", "--params", params, "--rollback", cwd=at)
+    assert code == 0 and "now v3" in err
+    assert aliases(uri, name) == {"challenger": 3, "champion": 3, "previous": 2}
+
+    # best score, but it fails the memorization gate: registered, not champion; a person must --force it
+    code, err, memorizer = register(at, params, scores_file(at, "d", 0.01, memorization_pass=False))
+    assert code == 0 and not memorizer["champion"] and "fails the registry gates" in err
+    assert aliases(uri, name)["champion"] == 3
+    code, err = run("promote", "--params", params, "--alias", "challenger", cwd=at)
+    assert code != 0 and "memorization_pass is false" in err and "--force" in err
+    assert run("promote", "--params", params, "--alias", "challenger", "--force", cwd=at)[0] == 0
+    assert aliases(uri, name) == {"challenger": 4, "champion": 4, "previous": 3}
+
+    code, err = run("promote", "--params", params, "--version", "9", cwd=at)
+    assert code != 0 and "no version 9" in err
+
+    import io
+    from contextlib import redirect_stdout
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert run("models", "--params", params, cwd=at)[0] == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"registered model '{name}'" and lines[1].split()[:3] == ["version", "aliases", "created"]
+    assert [line.split()[0] for line in lines[2:]] == ["v4", "v3", "v2", "v1"]
+    assert "challenger,champion" in lines[2] and "FAIL" in lines[2] and "previous" in lines[3] and "0.4000" in lines[4]
+
+
+def test_gate_on_a_score_and_manual_promotion_mode(at):
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    name = "reg-manual"
+    code, err, result = register(at, registry_params(at, name, auto_promote=False), scores_file(at, "e", 0.2))
+    assert code == 0 and not result["champion"] and "rgan promote --version 1" in err
+    assert aliases(uri, name) == {"challenger": 1}
+
+    gated = registry_params(at, name, gates={"memorization_pass": True, "discriminative": {"max": 0.15}})
+    code, err, result = register(at, gated, scores_file(at, "f", 0.2))
+    assert code == 0 and not result["champion"] and "discriminative 0.2 is above the gate's max 0.15" in err
+    code, err, result = register(at, gated, scores_file(at, "g", 0.1))
+    assert code == 0 and result["champion"] and aliases(uri, name) == {"challenger": 3, "champion": 3}
+
+
+def test_concurrent_registers_leave_consistent_aliases(at):
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    name = "reg-race"
+    params = registry_params(at, name)
+    env = {**cli_env(), "MLFLOW_TRACKING_URI": uri}
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "rgan", "register", "--params", params, "--metrics", scores_file(at, f"race{i}", score)],
+                         cwd=at, env=env, stderr=subprocess.PIPE, text=True)
+        for i, score in enumerate((0.2, 0.1))
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    client = client_for(uri)
+    versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+    assert versions == [1, 2]
+    final = aliases(uri, name)
+    assert final["champion"] in (1, 2) and final["challenger"] in (1, 2)
+    # whichever won the race, the champion is one the registry rules allow: here both pass the gates
+    champion = client.get_model_version(name, str(final["champion"]))
+    assert champion.tags["score.memorization_pass"] == "true"
+
+
+def test_sample_by_alias_in_a_fresh_process_matches_the_file(at, tmp_path):
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    name = "reg-sample"
+    code, err, _ = register(at, registry_params(at, name), scores_file(at, "h", 0.2))
+    assert code == 0, err
+    elsewhere = tmp_path / "elsewhere"  # no project files: only the tracking server
+    elsewhere.mkdir()
+    env = {**cli_env(), "MLFLOW_TRACKING_URI": uri}
+    result = subprocess.run([sys.executable, "-m", "rgan", "sample", "--model", f"models:/{name}@champion", "-n", "50", "--seed", "3", "--out", "s.parquet"],
+                            cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert run("sample", "-n", "50", "--seed", "3", "--out", str(tmp_path / "f.parquet"), cwd=at)[0] == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(elsewhere / "s.parquet"), pd.read_parquet(tmp_path / "f.parquet"))
+
+    result = subprocess.run([sys.executable, "-m", "rgan", "sample", "--model", f"models:/{name}@nope", "-n", "5", "--out", "t.csv"],
+                            cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "nope" in result.stderr
+    assert not (elsewhere / "t.csv").exists()
+
+
+def test_evaluate_refuses_a_run_from_another_tracking_store(at, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    code, err = run("evaluate", "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "plots"), cwd=at)
+    assert code != 0 and "tracking URI is now" in err
+    assert not (tmp_path / "eval.json").exists()
+
+
+def test_a_file_store_uri_is_refused_before_training(workdir, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", str(workdir / "mlruns"))
+    code, err = run("train", cwd=workdir)
+    assert code != 0 and "no longer supports a file store" in err
+    assert not (workdir / "models/generator.pt").exists()
