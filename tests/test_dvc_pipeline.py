@@ -1,4 +1,5 @@
-"""A real `dvc repro` of the project's dvc.yaml with tiny params, in a temporary git repository."""
+"""A real `dvc repro` of the project's dvc.yaml with tiny params, in a temporary git repository, tracking into
+the embedded default MLflow store (sqlite:///mlflow.db in the repository)."""
 
 import json
 import shutil
@@ -16,25 +17,31 @@ def sh(*args, cwd):
 
 
 @pytest.fixture
-def repo(tmp_path):
+def repo(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the default a user gets
     shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
     shutil.copy(ROOT / ".dvcignore", tmp_path / ".dvcignore")
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
     shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     write_params(tmp_path / "params.yaml", complete(TINY))
     sh("git", "init", "-q", cwd=tmp_path)
     sh("dvc", "init", "-q", cwd=tmp_path)
+    sh("git", "add", "-A", cwd=tmp_path)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "project", cwd=tmp_path)
     return tmp_path
 
 
 @pytest.mark.slow
 def test_dvc_repro_runs_every_stage_then_is_up_to_date(repo):
     out = sh("dvc", "repro", cwd=repo)
-    for stage in ("sines", "prepare", "train", "evaluate"):
+    for stage in ("sines", "prepare", "train", "evaluate", "register"):
         assert f"Running stage '{stage}'" in out
-    for path in ("data/raw/sines.parquet", "data/prepared/series.npy", "models/generator.pt", "metrics/eval.json", "plots/tsne.png"):
+    for path in ("data/raw/sines.parquet", "data/prepared/series.npy", "models/generator.pt", "metrics/eval.json", "plots/tsne.png",
+                 "models/mlflow_run.json", "metrics/registry.json", "mlflow.db"):
         assert (repo / path).is_file(), path
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"sines", "prepare", "train", "evaluate"}
+    assert set(lock["stages"]) == {"sines", "prepare", "train", "evaluate", "register"}
+    check_mlflow(repo, lock)
 
     assert "Data and pipelines are up to date" in sh("dvc", "repro", cwd=repo)
     assert "discriminative.mean" in sh("dvc", "metrics", "show", cwd=repo)
@@ -50,6 +57,29 @@ def test_dvc_repro_runs_every_stage_then_is_up_to_date(repo):
     out = sh("dvc", "repro", cwd=repo)
     assert "Running stage 'evaluate'" in out and "Running stage 'train'" not in out
     assert json.loads((repo / "metrics/eval.json").read_text())["repeats"] == 1
+    # ... logs the new scores into the same run, and registers a second version of the same model
+    registered = json.loads((repo / "metrics/registry.json").read_text())
+    assert registered["version"] == 2 and registered["run_id"] == json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
+
+
+def check_mlflow(repo, lock):
+    """The run has params, metrics, lineage and a model; version 1 is registered with its scores and is champion."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}", registry_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    record = json.loads((repo / "models/mlflow_run.json").read_text())
+    run = client.get_run(record["run_id"])
+    assert run.data.params["train.steps"] == "20" and "eval/discriminative" in run.data.metrics and "train/g_loss" in run.data.metrics
+    prepared_md5 = next(o["md5"] for o in lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
+    head = sh("git", "rev-parse", "HEAD", cwd=repo).strip()
+    assert run.data.tags["rgan.data_md5"] == prepared_md5  # the same hash DVC recorded
+    assert run.data.tags["rgan.git_commit"] == head and run.data.tags["rgan.git_dirty"] == "false"
+    assert client.get_logged_model(record["model_id"]).source_run_id == record["run_id"]
+    champion = client.get_model_version_by_alias("rgan-generator", "champion")
+    assert str(champion.version) == "1" and champion.run_id == record["run_id"]
+    scores = json.loads((repo / "metrics/eval.json").read_text())
+    assert float(champion.tags["score.discriminative"]) == scores["discriminative"]["mean"]
+    assert champion.tags["rgan.git_commit"] == head
 
 
 @pytest.mark.slow

@@ -19,12 +19,19 @@ def _git(*args: str) -> str | None:
 
 
 def git_info() -> dict[str, str]:
-    """Commit of the working directory's repository and whether it had uncommitted changes ("unknown" outside git)."""
+    """Commit of the working directory's repository, and whether the code or configuration differ from it.
+
+    "Dirty" looks at what makes the model: the rgan package, pyproject.toml, dvc.yaml and params.yaml (untracked
+    new modules included). Not at dvc.lock or metrics files, which `dvc repro` itself rewrites mid-pipeline.
+    """
     commit = _git("rev-parse", "HEAD")
     if not commit:
         return {"commit": "unknown", "dirty": "unknown"}
-    # Untracked files count too (new modules); DVC-managed data is git-ignored and so does not.
-    status = _git("status", "--porcelain")
+    top = Path(_git("rev-parse", "--show-toplevel") or ".").resolve()
+    package = Path(rgan.__file__).resolve().parent
+    paths = [str(package)] if package.is_relative_to(top) else []
+    paths += [name for name in ("pyproject.toml", "dvc.yaml", "params.yaml") if Path(name).exists()]
+    status = _git("status", "--porcelain", "--", *paths) if paths else ""
     return {"commit": commit, "dirty": "unknown" if status is None else str(bool(status)).lower()}
 
 

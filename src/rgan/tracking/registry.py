@@ -92,7 +92,7 @@ def _champion_verdict(cfg: RegistryConfig, version, champion) -> str | None:
     failures = gate_failures(cfg, scores)
     if failures:
         return "it fails the registry gates: " + "; ".join(failures)
-    if champion is None or champion.version == version.version:
+    if champion is None or str(champion.version) == str(version.version):
         return None
     old = scores_of(champion).get(cfg.metric)
     new = scores.get(cfg.metric)
@@ -107,7 +107,7 @@ def _champion_verdict(cfg: RegistryConfig, version, champion) -> str | None:
 
 
 def _move_champion(client, name: str, version: str, champion) -> None:
-    if champion is not None and champion.version != version:
+    if champion is not None and str(champion.version) != str(version):
         client.set_registered_model_alias(name, PREVIOUS, champion.version)
     client.set_registered_model_alias(name, CHAMPION, version)
 
@@ -150,12 +150,12 @@ def _settle(client, cfg: RegistryConfig, version, rounds: int = 3) -> bool:
     better of the two re-takes it; the alias always ends on a registered version."""
     for _ in range(rounds):
         current = _version_by_alias(client, cfg.model_name, CHAMPION)
-        if current is None or current.version == version.version:
+        if current is None or str(current.version) == str(version.version):
             return True
         if _champion_verdict(cfg, version, current) is not None:
             return False
         client.set_registered_model_alias(cfg.model_name, CHAMPION, version.version)
-    return _version_by_alias(client, cfg.model_name, CHAMPION).version == version.version
+    return str(_version_by_alias(client, cfg.model_name, CHAMPION).version) == str(version.version)
 
 
 def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str | None = None, rollback: bool = False, force: bool = False) -> str:
@@ -177,7 +177,7 @@ def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str 
             raise RganError(f"model '{name}' has no version {version} (see `rgan models`)") from None
         raise
     champion = _version_by_alias(client, name, CHAMPION)
-    if champion is not None and champion.version == target.version:
+    if champion is not None and str(champion.version) == str(target.version):
         return f"v{target.version} is already the champion of '{name}'"
     failures = gate_failures(cfg, scores_of(target))
     if failures and not force:
