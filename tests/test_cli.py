@@ -11,7 +11,7 @@ try:
     main()
 except SystemExit:
     pass
-print("HEAVY:" + ",".join(m for m in ("torch", "pandas", "sklearn", "matplotlib", "pydantic") if m in sys.modules))
+print("HEAVY:" + ",".join(m for m in ("torch", "pandas", "sklearn", "matplotlib", "pydantic", "mlflow", "dvc_data") if m in sys.modules))
 """
 
 
@@ -23,7 +23,7 @@ def test_help_imports_no_heavy_modules():
 def test_console_script_help_and_version(tmp_path):
     result = run_subprocess("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("make-sines", "prepare", "train", "evaluate", "sample", "params"):
+    for command in ("make-sines", "prepare", "train", "log", "evaluate", "register", "promote", "models", "sample", "params"):
         assert command in result.stdout
     assert run_subprocess("--version", cwd=tmp_path).stdout.startswith("rgan ")
 

@@ -37,6 +37,14 @@ def test_shipped_params_are_valid_and_complete():
         ({"data": {"val_fraction": 0.5, "test_fraction": 0.5}}, ["val_fraction + test_fraction must be < 1"]),
         ({"train": {"betas": [0.5]}}, ["train.betas", "at least 2"]),
         ({"evaluation": {}}, ["unknown key 'evaluation'", "evaluate"]),
+        ({"mlflow": {"tracking_uri": "http://x"}}, ["unknown key 'mlflow.tracking_uri'", "experiment"]),
+        ({"mlflow": {"experiment": ""}}, ["mlflow.experiment", "at least 1 character"]),
+        ({"registry": {"metric": "memorization_pass"}}, ["registry.metric", "'discriminative'"]),
+        ({"registry": {"direction": "down"}}, ["registry.direction", "'minimize' or 'maximize'"]),
+        ({"registry": {"gates": {"accuracy": True}}}, ["registry.gates", "unknown score 'accuracy'", "memorization_pass"]),
+        ({"registry": {"gates": {"discriminative": True}}}, ["registry.gates", "discriminative takes {min: x, max: y}"]),
+        ({"registry": {"gates": {"discriminative": {"min": 0.3, "max": 0.1}}}}, ["registry.gates", "above max"]),
+        ({"registry": {"model_name": "my model"}}, ["registry.model_name", "pattern"]),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(raw, expected):

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import TINY, cli_env, run, tiny, write_params
-
-import mlflow
 from mlflow import MlflowClient
+
+PENDING = "models/checkpoints/mlflow_run.json"
 
 
 @pytest.fixture(scope="module", params=["server", "sqlite"])
@@ -65,8 +65,16 @@ def scores_file(root: Path, name: str, discriminative: float, memorization_pass:
     return path.name
 
 
-def register(root: Path, params: str, scores: str) -> tuple[int, str, dict]:
-    code, err = run("register", "--params", params, "--metrics", scores, "--out", "registry.json", cwd=root)
+def new_run(root: Path, name: str) -> str:
+    """Another run with its own logged model, from the project's trained files (`rgan log` without a pending run)."""
+    (root / PENDING).unlink(missing_ok=True)
+    code, err = run("log", "--run-file", f"run-{name}.json", cwd=root)
+    assert code == 0, err
+    return f"run-{name}.json"
+
+
+def register(root: Path, params: str, scores: str, run_file: str = "models/mlflow_run.json") -> tuple[int, str, dict]:
+    code, err = run("register", "--params", params, "--metrics", scores, "--run-file", run_file, "--out", "registry.json", cwd=root)
     return code, err, json.loads((root / "registry.json").read_text()) if code == 0 else {}
 
 
@@ -131,20 +139,26 @@ def test_register_promote_rollback_and_gates(at):
     name = "reg-cycle"
     params = registry_params(at, name)
 
-    code, err, first = register(at, params, scores_file(at, "a", 0.30))
+    code, err, first = register(at, params, scores_file(at, "a", 0.30), new_run(at, "a"))
     assert code == 0, err
     assert first["version"] == 1 and first["champion"] and aliases(uri, name) == {"challenger": 1, "champion": 1}
 
-    code, err, worse = register(at, params, scores_file(at, "b", 0.40))
+    code, err, worse = register(at, params, scores_file(at, "b", 0.40), new_run(at, "b"))
     assert code == 0 and not worse["champion"] and "does not beat champion v1" in err
     assert aliases(uri, name) == {"challenger": 2, "champion": 1}
 
-    code, err, better = register(at, params, scores_file(at, "c", 0.10))
+    run_c = new_run(at, "c")
+    code, err, better = register(at, params, scores_file(at, "c", 0.10), run_c)
     assert code == 0 and better["champion"]
     assert aliases(uri, name) == {"challenger": 3, "champion": 3, "previous": 1}
     version = client_for(uri).get_model_version(name, "3")
     assert version.tags["score.discriminative"] == "0.1" and version.tags["score.memorization_pass"] == "true"
-    assert version.tags["rgan.data_md5"].endswith(".dir") and version.run_id == record(at)["run_id"]
+    assert version.tags["rgan.data_md5"].endswith(".dir") and version.run_id == json.loads((at / run_c).read_text())["run_id"]
+
+    # the same run again (say, re-evaluated): its version is updated, not duplicated
+    code, err, again = register(at, params, scores_file(at, "c2", 0.09), run_c)
+    assert code == 0 and again["version"] == 3 and again["champion"] and "already registered as v3" in err
+    assert client_for(uri).get_model_version(name, "3").tags["score.discriminative"] == "0.09"
 
     assert run("promote", "--params", params, "--version", "2", cwd=at)[0] == 0
     assert aliases(uri, name) == {"challenger": 3, "champion": 2, "previous": 3}
@@ -153,7 +167,7 @@ def test_register_promote_rollback_and_gates(at):
     assert aliases(uri, name) == {"challenger": 3, "champion": 3, "previous": 2}
 
     # best score, but it fails the memorization gate: registered, not champion; a person must --force it
-    code, err, memorizer = register(at, params, scores_file(at, "d", 0.01, memorization_pass=False))
+    code, err, memorizer = register(at, params, scores_file(at, "d", 0.01, memorization_pass=False), new_run(at, "d"))
     assert code == 0 and not memorizer["champion"] and "fails the registry gates" in err
     assert aliases(uri, name)["champion"] == 3
     code, err = run("promote", "--params", params, "--alias", "challenger", cwd=at)
@@ -179,14 +193,14 @@ def test_register_promote_rollback_and_gates(at):
 def test_gate_on_a_score_and_manual_promotion_mode(at):
     uri = os.environ["MLFLOW_TRACKING_URI"]
     name = "reg-manual"
-    code, err, result = register(at, registry_params(at, name, auto_promote=False), scores_file(at, "e", 0.2))
+    code, err, result = register(at, registry_params(at, name, auto_promote=False), scores_file(at, "e", 0.2), new_run(at, "e"))
     assert code == 0 and not result["champion"] and "rgan promote --version 1" in err
     assert aliases(uri, name) == {"challenger": 1}
 
     gated = registry_params(at, name, gates={"memorization_pass": True, "discriminative": {"max": 0.15}})
-    code, err, result = register(at, gated, scores_file(at, "f", 0.2))
+    code, err, result = register(at, gated, scores_file(at, "f", 0.2), new_run(at, "f"))
     assert code == 0 and not result["champion"] and "discriminative 0.2 is above the gate's max 0.15" in err
-    code, err, result = register(at, gated, scores_file(at, "g", 0.1))
+    code, err, result = register(at, gated, scores_file(at, "g", 0.1), new_run(at, "g"))
     assert code == 0 and result["champion"] and aliases(uri, name) == {"challenger": 3, "champion": 3}
 
 
@@ -194,29 +208,35 @@ def test_concurrent_registers_leave_consistent_aliases(at):
     uri = os.environ["MLFLOW_TRACKING_URI"]
     name = "reg-race"
     params = registry_params(at, name)
+    runs = [new_run(at, "race0"), new_run(at, "race1")]
     env = {**cli_env(), "MLFLOW_TRACKING_URI": uri}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "rgan", "register", "--params", params, "--metrics", scores_file(at, f"race{i}", score)],
+        subprocess.Popen([sys.executable, "-m", "rgan", "register", "--params", params, "--run-file", run_file,
+                          "--metrics", scores_file(at, f"race{i}", score), "--out", f"race{i}.json"],
                          cwd=at, env=env, stderr=subprocess.PIPE, text=True)
-        for i, score in enumerate((0.2, 0.1))
+        for i, (run_file, score) in enumerate(zip(runs, (0.2, 0.1)))
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     client = client_for(uri)
-    versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
-    assert versions == [1, 2]
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'")) == [1, 2]  # both registered
+    outcomes = [json.loads((at / f"race{i}.json").read_text()) for i in range(2)]
     final = aliases(uri, name)
     assert final["champion"] in (1, 2) and final["challenger"] in (1, 2)
-    # whichever won the race, the champion is one the registry rules allow: here both pass the gates
-    champion = client.get_model_version(name, str(final["champion"]))
-    assert champion.tags["score.memorization_pass"] == "true"
+    assert final.get("previous") in (None, 3 - final["champion"])  # if the first one won for a while: the other
+    if uri.startswith("sqlite"):
+        # a local store is locked while aliases move: the better version wins whatever the order
+        better, worse = sorted(outcomes, key=lambda o: o["scores"]["discriminative"])
+        assert final["champion"] == better["version"] and better["champion"]
+        if worse["champion"]:  # it came first and was champion until the better one arrived
+            assert final["previous"] == worse["version"]
 
 
 def test_sample_by_alias_in_a_fresh_process_matches_the_file(at, tmp_path):
     uri = os.environ["MLFLOW_TRACKING_URI"]
     name = "reg-sample"
-    code, err, _ = register(at, registry_params(at, name), scores_file(at, "h", 0.2))
+    code, err, _ = register(at, registry_params(at, name), scores_file(at, "h", 0.2), new_run(at, "h"))
     assert code == 0, err
     elsewhere = tmp_path / "elsewhere"  # no project files: only the tracking server
     elsewhere.mkdir()
@@ -243,5 +263,30 @@ def test_evaluate_refuses_a_run_from_another_tracking_store(at, monkeypatch, tmp
 def test_a_file_store_uri_is_refused_before_training(workdir, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", str(workdir / "mlruns"))
     code, err = run("train", cwd=workdir)
-    assert code != 0 and "no longer supports a file store" in err
+    assert code != 0 and "is a file store" in err
     assert not (workdir / "models/generator.pt").exists()
+
+
+def test_a_run_file_never_describes_another_generator(at, tmp_path):
+    saved = (at / "models/mlflow_run.json").read_text()
+    write_params(at / "other.yaml", tiny(train={"seed": 1}))
+    out = ["--generator", str(tmp_path / "g.pt"), "--checkpoints", str(tmp_path / "ck"), "--log", str(tmp_path / "log.tsv"),
+           "--metrics", str(tmp_path / "t.json"), "--run-file", str(tmp_path / "run.json")]
+    (tmp_path / "run.json").write_text(saved)
+    assert run("train", "--params", "other.yaml", "--no-mlflow", *out, cwd=at)[0] == 0
+    assert not (tmp_path / "run.json").exists()  # untracked training removes the stale run file
+
+    (tmp_path / "run.json").write_text(saved)  # and if one is put back by hand, evaluate refuses the pair
+    code, err = run("evaluate", "--generator", str(tmp_path / "g.pt"), "--run-file", str(tmp_path / "run.json"),
+                    "--metrics", str(tmp_path / "e.json"), "--plots", str(tmp_path / "plots"), cwd=at)
+    assert code != 0 and "belongs to another generator" in err and not (tmp_path / "e.json").exists()
+
+
+def test_credentials_in_the_uri_reach_the_server_but_no_message(project, monkeypatch):
+    root, uri = project
+    if not uri.startswith("http"):
+        pytest.skip("a server URI")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri.replace("http://", "http://alice:s3cret@"))
+    code, err = run("promote", "--params", registry_params(root, "nobody"), "--version", "1", cwd=root)
+    assert code == 1 and "has no version 1" in err, err
+    assert "s3cret" not in err and "alice" not in err

@@ -61,18 +61,21 @@ def _train_paths(args):
 def cmd_train(args) -> None:
     params, paths = _params(args), _train_paths(args)
     if args.mlflow:
-        from rgan.tracking.stages import tracked_train
+        from rgan.tracking.train_stage import tracked_train
 
         summary = tracked_train(params, args.prepared, paths, args.run_file, resume=args.resume, progress=args.progress)
     else:
+        from pathlib import Path
+
         from rgan.training.trainer import train
 
+        Path(args.run_file).unlink(missing_ok=True)  # it would describe the previous generator, not this one
         summary = train(params, args.prepared, paths, resume=args.resume, progress=args.progress)
     print(f"trained {summary['steps']} steps on {summary['device']} at {summary['steps_per_s']} steps/s; generator: {args.generator}", file=sys.stderr)
 
 
 def cmd_log(args) -> None:
-    from rgan.tracking.stages import log_training
+    from rgan.tracking.train_stage import log_training
 
     record = log_training(_params(args), _train_paths(args), args.run_file, prepared_dir=args.prepared)
     print(f"logged training to MLflow run {record.run_id} ({record.tracking_uri}); model {record.model_uri}; run file {args.run_file}", file=sys.stderr)
@@ -81,7 +84,7 @@ def cmd_log(args) -> None:
 def cmd_evaluate(args) -> None:
     params = _params(args)
     if args.mlflow:
-        from rgan.tracking.stages import tracked_evaluate
+        from rgan.tracking.evaluate_stage import tracked_evaluate
 
         m = tracked_evaluate(params, args.prepared, args.generator, args.metrics, args.plots, args.train_log, args.run_file, progress=args.progress)
     else:
@@ -283,6 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rgan {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A tracking-server failure (refused credentials, a dead database behind the server) is the user's to
+        # fix, not a bug: one line, no traceback. Anything else is a bug and keeps its traceback.
+        if type(exc).__module__.split(".")[0] not in ("mlflow", "requests", "urllib3"):
+            raise
+        from rgan.tracking.connection import mlflow_error
+
+        print(f"rgan {args.command}: error: {mlflow_error('MLflow', exc)}", file=sys.stderr)
+        return 1
     return 0
 
 

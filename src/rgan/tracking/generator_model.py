@@ -15,7 +15,7 @@ import pandas as pd
 
 GENERATOR_ARTIFACT = "generator"  # key in `artifacts`; the file is stored under artifacts/ in the model
 DEFAULT_SEED = 0
-MAX_SEQUENCES = 1_000_000  # per request: a typo (n=1e9) must not exhaust the server's memory
+MAX_VALUES = 50_000_000  # sequences x steps x features per request: a typo (n=1e9) must not exhaust the server's memory
 
 
 def _int(value, name: str) -> int:
@@ -58,9 +58,11 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         seq_len = None if seq_len is None else _int(seq_len, "seq_len")
         if seq_len is not None and seq_len < 1:
             raise ValueError(f"seq_len must be at least 1 (got {seq_len})")
-        total = sum(n for n, _ in requests)
-        if any(n < 1 for n, _ in requests) or total > MAX_SEQUENCES:
-            raise ValueError(f"n must be between 1 and {MAX_SEQUENCES} in all (got {[n for n, _ in requests]})")
+        if any(n < 1 for n, _ in requests):
+            raise ValueError(f"n must be at least 1 (got {[n for n, _ in requests]})")
+        values = sum(n for n, _ in requests) * (seq_len or self.generator.seq_len) * len(self.generator.columns)
+        if values > MAX_VALUES:
+            raise ValueError(f"the request asks for {values:,} values, over the limit of {MAX_VALUES:,}: split it")
         frames, offset = [], 0
         for n, seed in requests:
             frame = to_long_frame(self.generator.sample(n, seed, seq_len), self.generator.columns)

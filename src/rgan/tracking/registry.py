@@ -7,17 +7,21 @@ Scores travel on each version as tags (score.<name>), so ranking needs nothing b
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import sys
+import time
 from pathlib import Path
 
 from rgan.atomic import write_json
 from rgan.config import BOOLEAN_SCORES, NUMERIC_SCORES, Params, RegistryConfig
 from rgan.errors import RganError
-from rgan.tracking.connection import connect, mlflow_error
+from rgan.tracking.connection import connect, mlflow_error, tracking_uri
 from rgan.tracking.runs import RunRecord, open_recorded_run
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+SETTLE_S = 0.5  # wait before re-checking an alias moved on a server, where no lock is available
 SCORE_PREFIX = "score."
 
 
@@ -106,56 +110,98 @@ def _champion_verdict(cfg: RegistryConfig, version, champion) -> str | None:
     return None
 
 
-def _move_champion(client, name: str, version: str, champion) -> None:
-    if champion is not None and str(champion.version) != str(version):
+def _move_champion(client, name: str, version: str, champion, keep_previous: bool = False) -> None:
+    if champion is not None and str(champion.version) != str(version) and not keep_previous:
         client.set_registered_model_alias(name, PREVIOUS, champion.version)
     client.set_registered_model_alias(name, CHAMPION, version)
 
 
+@contextlib.contextmanager
+def _registry_lock(name: str):
+    """Serialise alias moves. A SQLite store is local: a file lock beside it makes read-decide-move atomic.
+    A server offers no lock; there `_promote` re-checks after moving (see there)."""
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        yield False
+        return
+    lock_path = Path(uri.removeprefix("sqlite:///") + f".{name}.lock")
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _promote(client, cfg: RegistryConfig, version, locked: bool) -> str | None:
+    """Make `version` champion if it beats the champion and passes the gates; None when it is, else why not.
+
+    Without a lock, a concurrent `register` may move the alias between our read and our move: after moving
+    we wait a moment and look again, and the better of the two takes it back, keeping `previous` on the
+    champion from before both."""
+    name = cfg.model_name
+    for attempt in range(4):
+        champion = _version_by_alias(client, name, CHAMPION)
+        if champion is not None and str(champion.version) == str(version.version):
+            return None
+        reason = _champion_verdict(cfg, version, champion)
+        if reason is not None:
+            return reason if attempt == 0 else f"a concurrent registration promoted a better version: {reason}"
+        _move_champion(client, name, version.version, champion, keep_previous=attempt > 0)
+        if locked:
+            return None
+        time.sleep(SETTLE_S)
+    return "the champion alias kept moving under concurrent registrations: check `rgan models`"
+
+
+def _existing_version(client, name: str, record: RunRecord):
+    """The version already registered from this run's logged model, if any: registering is idempotent."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(f"name='{name}' and run_id='{record.run_id}'")
+    except MlflowException as exc:
+        if _not_found(exc):
+            return None
+        raise
+    same = [v for v in found if v.source == record.model_uri or getattr(v, "model_id", None) == record.model_id]
+    return min(same, key=lambda v: int(v.version)) if same else None
+
+
 def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict) -> dict:
-    """Register the run's generator, tag it with its scores and lineage, mark it challenger, maybe champion."""
+    """Register the run's generator, tag it with its scores and lineage, mark it challenger, maybe champion.
+    Registering the same run again (new scores, new gates) updates its version instead of adding one."""
     import mlflow
 
     if not record.model_uri:
         raise RganError("the run file has no logged model: training's MLflow logging did not finish (see `rgan log`)")
+    name = cfg.model_name
     tags = {**score_tags(eval_metrics), **record.tags, "rgan.run_id": record.run_id}
-    version = mlflow.register_model(record.model_uri, cfg.model_name, tags=tags)
-    number = version.version
-    client.set_registered_model_alias(cfg.model_name, CHALLENGER, number)
-    version = client.get_model_version(cfg.model_name, number)
-
-    champion = _version_by_alias(client, cfg.model_name, CHAMPION)
-    reason = _champion_verdict(cfg, version, champion)
-    if reason is None and not cfg.auto_promote:
-        reason = f"registry.auto_promote is false: promote it with `rgan promote --version {number}`"
-    promoted = reason is None
-    if promoted:
-        _move_champion(client, cfg.model_name, number, champion)
-        promoted = _settle(client, cfg, version)
-        if not promoted:
-            reason = "a concurrent registration promoted a better version"
+    with _registry_lock(name) as locked:
+        version = _existing_version(client, name, record)
+        if version is None:
+            version = mlflow.register_model(record.model_uri, name, tags=tags)
+        else:
+            for key, value in tags.items():
+                client.set_model_version_tag(name, version.version, key, value)
+            print(f"run {record.run_id} is already registered as v{version.version}: updated its scores", file=sys.stderr)
+        number = version.version
+        client.set_registered_model_alias(name, CHALLENGER, number)
+        version = client.get_model_version(name, number)
+        reason = _champion_verdict(cfg, version, None) if not cfg.auto_promote else _promote(client, cfg, version, locked)
+        if reason is None and not cfg.auto_promote:
+            reason = f"registry.auto_promote is false: promote it with `rgan promote --version {number}`"
+        champion = _version_by_alias(client, name, CHAMPION)
+    is_champion = champion is not None and str(champion.version) == str(number)
     return {
-        "model_name": cfg.model_name,
+        "model_name": name,
         "version": int(number),
-        "model_uri": f"models:/{cfg.model_name}/{number}",
+        "model_uri": f"models:/{name}/{number}",
         "run_id": record.run_id,
-        "champion": promoted,
-        "reason": reason,
+        "champion": is_champion,
+        "reason": None if is_champion else reason,
         "scores": scores_of(version),
     }
-
-
-def _settle(client, cfg: RegistryConfig, version, rounds: int = 3) -> bool:
-    """After moving `champion`, check it stayed: a concurrent `register` may have moved it meanwhile. The
-    better of the two re-takes it; the alias always ends on a registered version."""
-    for _ in range(rounds):
-        current = _version_by_alias(client, cfg.model_name, CHAMPION)
-        if current is None or str(current.version) == str(version.version):
-            return True
-        if _champion_verdict(cfg, version, current) is not None:
-            return False
-        client.set_registered_model_alias(cfg.model_name, CHAMPION, version.version)
-    return str(_version_by_alias(client, cfg.model_name, CHAMPION).version) == str(version.version)
 
 
 def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str | None = None, rollback: bool = False, force: bool = False) -> str:
@@ -176,15 +222,16 @@ def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str 
         if _not_found(exc):
             raise RganError(f"model '{name}' has no version {version} (see `rgan models`)") from None
         raise
-    champion = _version_by_alias(client, name, CHAMPION)
-    if champion is not None and str(champion.version) == str(target.version):
-        return f"v{target.version} is already the champion of '{name}'"
     failures = gate_failures(cfg, scores_of(target))
     if failures and not force:
         raise RganError(f"v{target.version} fails the registry gates ({'; '.join(failures)}); --force promotes it anyway")
-    if failures:
-        print(f"warning: promoting v{target.version} although it fails the gates: {'; '.join(failures)}", file=sys.stderr)
-    _move_champion(client, name, target.version, champion)
+    with _registry_lock(name):
+        champion = _version_by_alias(client, name, CHAMPION)
+        if champion is not None and str(champion.version) == str(target.version):
+            return f"v{target.version} is already the champion of '{name}'"
+        if failures:
+            print(f"warning: promoting v{target.version} although it fails the gates: {'; '.join(failures)}", file=sys.stderr)
+        _move_champion(client, name, target.version, champion)
     before = f" (previous: v{champion.version})" if champion is not None else ""
     return f"champion of '{name}' is now v{target.version}{before}"
 

@@ -16,7 +16,14 @@ from pathlib import Path
 from rgan.atomic import write_json
 from rgan.config import Params
 from rgan.errors import RganError
-from rgan.tracking.connection import mlflow_error, redact, tracking_uri
+from rgan.tracking.connection import (
+    DEFAULT_ARTIFACTS,
+    is_embedded_default,
+    mlflow_error,
+    project_root,
+    redact,
+    tracking_uri,
+)
 
 PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
 MODEL_NAME_IN_RUN = "generator"
@@ -34,6 +41,7 @@ class RunRecord:
     tags: dict[str, str] = field(default_factory=dict)  # lineage, copied onto registered versions
     model_uri: str | None = None
     model_id: str | None = None
+    generator_sha256: str | None = None  # the generator file the model was logged from
 
     def write(self, path: str | Path) -> None:
         write_json(path, asdict(self))
@@ -69,8 +77,10 @@ def experiment_id(client, name: str) -> str:
         if found.lifecycle_stage == "deleted":
             raise RganError(f"MLflow experiment '{name}' is deleted: restore it in the UI or choose another mlflow.experiment")
         return found.experiment_id
+    # The embedded store keeps artifacts beside its database, wherever the command runs from.
+    location = (project_root() / DEFAULT_ARTIFACTS).as_uri() if is_embedded_default() else None
     try:
-        return client.create_experiment(name)
+        return client.create_experiment(name, artifact_location=location)
     except MlflowException:  # created meanwhile by a concurrent run
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -150,8 +160,9 @@ class LiveMetrics:
     """Sends training rows to the run every few seconds. A failure warns once and stops live logging:
     training goes on, and the final logging (or `rgan log`) sends what is missing."""
 
-    def __init__(self, client, run_id: str, every_s: float = 10.0):
+    def __init__(self, client, run_id: str, after_step: int = 0, every_s: float = 10.0):
         self.client, self.run_id, self.every_s = client, run_id, every_s
+        self.after_step = after_step  # a resumed run re-trains steps the run may already have
         self.buffer: list[dict] = []
         self.last_flush = time.monotonic()
         self.failed = False
@@ -167,7 +178,7 @@ class LiveMetrics:
         if self.failed or not self.buffer:
             return
         try:
-            log_metrics(self.client, self.run_id, train_log_metrics(self.buffer))
+            log_metrics(self.client, self.run_id, train_log_metrics(self.buffer, self.after_step))
             self.buffer.clear()
         except Exception as exc:  # noqa: BLE001 - any logging failure must not stop training
             self.failed = True
@@ -183,10 +194,26 @@ def end_run(client, run_id: str, status: str) -> None:
         pass
 
 
-def open_recorded_run(client, run_file: str | Path) -> RunRecord:
+def file_sha256(path: str | Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def open_recorded_run(client, run_file: str | Path, generator: str | Path | None = None) -> RunRecord:
+    """The run `run_file` names, checked: at this tracking URI, present, and (given `generator`) of that file."""
     from mlflow.exceptions import MlflowException
 
     record = RunRecord.read(run_file)
+    if generator is not None and Path(generator).is_file() and record.generator_sha256 != file_sha256(generator):
+        raise RganError(
+            f"{run_file} belongs to another generator than {generator} (was it retrained with --no-mlflow, or did its "
+            "logging fail?): retrain with tracking, or log it with `rgan log`"
+        )
     here = redact(tracking_uri())
     if record.tracking_uri != here:
         raise RganError(

@@ -1,7 +1,7 @@
-"""The train, evaluate and register stages with MLflow around them; the DVC stages and the CLI call these.
+"""The train stage with MLflow around it, and `rgan log`; the DVC stage and the CLI call these.
 
-Local outputs always come first: a tracking failure after training or evaluation leaves every file written
-and says how to log them later, so hours of GPU time are never lost to a server outage.
+Local outputs always come first: a tracking failure after training leaves every file written and says how
+to log them later, so hours of GPU time are never lost to a server outage.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from rgan.tracking.runs import (
     LiveMetrics,
     RunRecord,
     end_run,
+    file_sha256,
     last_logged_step,
     log_metrics,
-    open_recorded_run,
     open_run,
     train_log_metrics,
 )
@@ -78,6 +78,7 @@ def _finish_training(client, record: RunRecord, paths: TrainPaths, pending: Path
     client.log_artifact(record.run_id, str(paths.metrics), "train")
     metadata = {"run_id": record.run_id, "trained_steps": final_step, "data_md5": record.tags.get("rgan.data_md5", "")}
     record.model_uri, record.model_id = log_generator(record.run_id, paths.generator, metadata)
+    record.generator_sha256 = file_sha256(paths.generator)
     record.write(pending)
     record.write(run_file)
     return record
@@ -90,10 +91,13 @@ def _logging_failed(what: str, files: list[Path], exc: Exception, retry: str) ->
 
 
 def tracked_train(params: Params, prepared_dir: str | Path, paths: TrainPaths, run_file: str | Path, resume: bool = False, progress: bool | None = None) -> dict:
+    from rgan.data.prepare import load_prepared
     from rgan.device import resolve_device
     from rgan.training.trainer import train
 
     run_file = Path(run_file)
+    run_file.unlink(missing_ok=True)  # a run file must never outlive the generator it describes
+    load_prepared(prepared_dir)  # a clear error for missing or damaged data before anything else
     client = connect(params.mlflow)  # fails in seconds, before any training, when the server is unreachable
     tags = lineage_tags(params, prepared_dir, str(resolve_device(params.train.device)))
     pending = paths.checkpoints / PENDING_RUN_NAME
@@ -105,7 +109,7 @@ def tracked_train(params: Params, prepared_dir: str | Path, paths: TrainPaths, r
         raise mlflow_error("starting the MLflow run", exc) from None
     print(f"MLflow run {record.run_id} in experiment '{record.experiment}' at {record.tracking_uri}", file=sys.stderr)
 
-    live = LiveMetrics(client, record.run_id)
+    live = LiveMetrics(client, record.run_id, after_step=last_logged_step(client, record.run_id))
     try:
         summary = train(params, prepared_dir, paths, resume=resume, progress=progress, on_log=live)
     except BaseException as exc:
@@ -129,6 +133,7 @@ def log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepar
     """`rgan log`: log a finished training's files, into its run when that run exists at this server."""
     from rgan.training import checkpoint
 
+    Path(run_file).unlink(missing_ok=True)
     for required in (paths.generator, paths.log, paths.metrics):
         if not Path(required).is_file():
             raise RganError(f"{required} not found: `rgan log` logs a finished training's outputs")
@@ -151,33 +156,3 @@ def log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepar
     except Exception as exc:
         raise mlflow_error("logging the training run", exc) from None
     return record
-
-
-def log_evaluation(client, record: RunRecord, metrics: dict, metrics_path: Path, plots_dir: Path) -> None:
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    values = []
-    for name, value in metrics.items():
-        if isinstance(value, dict) and "mean" in value:
-            values += [Metric(f"eval/{name}", float(value["mean"]), now, 0, model_id=record.model_id),
-                       Metric(f"eval/{name}_std", float(value["std"]), now, 0, model_id=record.model_id)]
-        elif isinstance(value, bool):
-            values.append(Metric(f"eval/{name}", float(value), now, 0, model_id=record.model_id))
-    log_metrics(client, record.run_id, values)
-    client.log_artifact(record.run_id, str(metrics_path), "eval")
-    if plots_dir.is_dir():
-        client.log_artifacts(record.run_id, str(plots_dir), "plots")
-
-
-def tracked_evaluate(params: Params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, run_file, progress=None) -> dict:
-    from rgan.evaluation.evaluate import evaluate
-
-    client = connect(params.mlflow)
-    record = open_recorded_run(client, run_file)  # before minutes of scoring: is the run there?
-    metrics = evaluate(params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, progress=progress)
-    try:
-        log_evaluation(client, record, metrics, Path(metrics_path), Path(plots_dir))
-    except Exception as exc:
-        raise _logging_failed("evaluation", [Path(metrics_path), Path(plots_dir)], exc, "Re-run `rgan evaluate` once the server answers") from None
-    return metrics
