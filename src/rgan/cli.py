@@ -132,7 +132,7 @@ def _registry_client(args):
     from rgan.tracking.connection import connect
 
     params = _params(args)
-    return connect(params.mlflow), params.registry
+    return connect(params.mlflow, create=False), params.registry
 
 
 def cmd_promote(args) -> None:

@@ -79,8 +79,9 @@ def _check_reachable(uri: str, timeout: float) -> None:
         ) from None
 
 
-def connect(cfg: MlflowConfig):
-    """Point MLflow at the tracking server (and registry), check it answers, and return an MlflowClient."""
+def connect(cfg: MlflowConfig, create: bool = True):
+    """Point MLflow at the tracking server (and registry), check it answers, and return an MlflowClient.
+    With `create=False` (commands that only read), a missing embedded store is an error, not a new empty one."""
     # Bounded retries: MLflow's defaults (7 retries, 120 s timeout) make a dead server look like a hang.
     # Variables the user set win.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(cfg.request_timeout_s, 1))))
@@ -89,6 +90,11 @@ def connect(cfg: MlflowConfig):
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # bars for 100 kB files are noise in logs
     uri = tracking_uri()
     scheme = urllib.parse.urlsplit(uri).scheme
+    if not create and is_embedded_default() and not (project_root() / DEFAULT_DB).is_file():
+        raise RganError(
+            f"no MLflow store here: {project_root() / DEFAULT_DB} does not exist. Run this in the project that "
+            "trained the model, or set MLFLOW_TRACKING_URI to its tracking server"
+        )
     if scheme in ("http", "https"):
         _check_reachable(uri, cfg.request_timeout_s)
     elif scheme in ("", "file"):

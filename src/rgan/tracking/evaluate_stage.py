@@ -38,7 +38,7 @@ def log_evaluation(client, record: RunRecord, metrics: dict, metrics_path: Path,
 def tracked_evaluate(params: Params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, run_file, progress=None) -> dict:
     from rgan.evaluation.evaluate import evaluate
 
-    client = connect(params.mlflow)
+    client = connect(params.mlflow, create=False)
     record = open_recorded_run(client, run_file, generator_path)  # before minutes of scoring: the right run, there?
     metrics = evaluate(params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, progress=progress)
     try:

@@ -16,7 +16,7 @@ def download_generator(model_uri: str, dst: str | Path) -> Path:
     from rgan.config import MlflowConfig
     from rgan.tracking.connection import connect, mlflow_error
 
-    connect(MlflowConfig())
+    connect(MlflowConfig(), create=False)
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
         conf = mlflow.models.Model.load(str(local))

@@ -266,7 +266,7 @@ def versions(client, name: str) -> list[dict]:
 
 
 def register_stage(params: Params, run_file: str | Path, metrics_path: str | Path, out: str | Path | None) -> dict:
-    client = connect(params.mlflow)
+    client = connect(params.mlflow, create=False)
     record = open_recorded_run(client, run_file)
     metrics_path = Path(metrics_path)
     if not metrics_path.is_file():
