@@ -295,6 +295,7 @@ def test_credentials_in_the_uri_reach_the_server_but_no_message(project, monkeyp
 def test_reading_commands_do_not_create_an_empty_store(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # a project root without a store yet
+    write_params(tmp_path / "params.yaml", TINY)
     for command in (["models"], ["promote", "--rollback"], ["sample", "--model", "models:/m@champion", "-n", "1", "--out", "s.csv"]):
         code, err = run(*command, cwd=tmp_path)
         assert code == 1 and "no MLflow store here" in err, err
