@@ -11,7 +11,7 @@ try:
     main()
 except SystemExit:
     pass
-print("HEAVY:" + ",".join(m for m in ("torch", "pandas", "sklearn", "matplotlib", "pydantic", "mlflow", "dvc_data") if m in sys.modules))
+print("HEAVY:" + ",".join(m for m in ("torch", "pandas", "sklearn", "matplotlib", "pydantic", "mlflow", "dvc_data", "kfp") if m in sys.modules))
 """
 
 

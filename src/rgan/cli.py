@@ -175,6 +175,39 @@ def format_versions(name: str, rows: list[dict], metric: str) -> str:
     return f"registered model '{name}'\n" + "\n".join(lines)
 
 
+def _pipeline_args(args):
+    from rgan.kubeflow.pipeline import apply_overrides
+
+    return apply_overrides(_params(args), args.param, args.sweep)
+
+
+def cmd_pipeline_compile(args) -> None:
+    from rgan.kubeflow.pipeline import compile_pipeline
+
+    params, _ = _pipeline_args(args)
+    out = compile_pipeline(params, args.out, sweep=args.sweep, image=args.image)
+    print(f"compiled the {'sweep ' if args.sweep else ''}pipeline to {out} (image {args.image or params.kubeflow.image})", file=sys.stderr)
+
+
+def cmd_pipeline_run_local(args) -> None:
+    from rgan.kubeflow.pipeline import run_local
+
+    params, arguments = _pipeline_args(args)
+    result = run_local(params, arguments, sweep=args.sweep, root=args.root)
+    print(f"local pipeline run registered {result['model_name']} v{result['version']} "
+          + ("(champion)" if result["champion"] else f"(champion not moved: {result['reason']})"), file=sys.stderr)
+
+
+def cmd_pipeline_submit(args) -> None:
+    from rgan.kubeflow.submit import submit
+
+    params, arguments = _pipeline_args(args)
+    result = submit(params, arguments, args.sweep, args.host, namespace=args.namespace, experiment=args.experiment,
+                    run_name=args.run_name, image=args.image)
+    print(f"submitted {result['pipeline']} run {result['run_id']}", file=sys.stderr)
+    print(result["url"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rgan", description="Recurrent GANs for multivariate time series.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -242,6 +275,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("models", cmd_models, "list registered versions with aliases, scores, data hash and git commit")
 
+    p = sub.add_parser("pipeline", help="the Kubeflow pipeline: compile, run here with kfp.local, submit to a cluster",
+                       description="the Kubeflow pipeline: compile, run here with kfp.local, submit to a cluster")
+    pipeline_sub = p.add_subparsers(dest="pipeline_command", required=True, metavar="ACTION")
+
+    def pipeline_command(name: str, func, help: str) -> argparse.ArgumentParser:
+        q = pipeline_sub.add_parser(name, help=help, description=help)
+        q.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
+        q.add_argument("--sweep", action="store_true", help="the sweep: kubeflow.sweep.configurations in parallel, register the best")
+        q.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a pipeline parameter: SECTION.KEY=VALUE (train.steps=500, source.uri=s3://b/d.csv), "
+                            "configurations=[...] with --sweep; repeatable")
+        q.set_defaults(func=func, command=f"pipeline {name}")
+        return q
+
+    q = pipeline_command("compile", cmd_pipeline_compile, "compile the pipeline to a KFP YAML package")
+    q.add_argument("--out", required=True, help="e.g. pipeline.yaml")
+    q.add_argument("--image", help="project image for every step (default: kubeflow.image)")
+    q = pipeline_command("run-local", cmd_pipeline_run_local, "run the whole pipeline on this machine with kfp.local (no containers)")
+    q.add_argument("--root", default="kfp-local", help="where step outputs go (default: kfp-local)")
+    q = pipeline_command("submit", cmd_pipeline_submit, "compile and start a run on a Kubeflow Pipelines endpoint; prints its URL")
+    q.add_argument("--host", required=True, help="KFP API endpoint, e.g. https://kubeflow.example.com/pipeline (token: KFP_TOKEN)")
+    q.add_argument("--namespace", help="Kubeflow profile namespace (multi-user clusters)")
+    q.add_argument("--experiment", help="KFP experiment (default: kubeflow.pipeline_name)")
+    q.add_argument("--run-name", help="default: PIPELINE-YYYYmmdd-HHMMSS")
+    q.add_argument("--image", help="project image for every step (default: kubeflow.image)")
+
     p = sub.add_parser("sample", help="draw sequences in original units to CSV or Parquet (long format)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--generator", default="models/generator.pt", help="generator file (default: models/generator.pt)")
@@ -289,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # A tracking-server failure (refused credentials, a dead database behind the server) is the user's to
         # fix, not a bug: one line, no traceback. Anything else is a bug and keeps its traceback.
-        if type(exc).__module__.split(".")[0] not in ("mlflow", "requests", "urllib3"):
+        if type(exc).__module__.split(".")[0] not in ("mlflow", "requests", "urllib3", "kfp_server_api"):
             raise
         from rgan.tracking.connection import mlflow_error
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -190,6 +191,100 @@ class RegistryConfig(_Section):
     auto_promote: bool = Field(default=True, description="false: register and mark `challenger`; a person promotes")
 
 
+K8S_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
+Quantity = Annotated[str, Field(pattern=K8S_QUANTITY, description="a Kubernetes quantity: 500m, 2, 8Gi")]
+
+
+class StepResources(_Section):
+    """What one pipeline step asks of its node: CPU and memory (requested and limited), and accelerators."""
+
+    cpu: Quantity = "2"
+    memory: Quantity = "4Gi"
+    gpu: Annotated[int, Field(ge=0)] = Field(default=0, description="accelerators (limit); 0: none")
+    accelerator: Annotated[str, Field(min_length=1)] = "nvidia.com/gpu"
+
+
+PIPELINE_STEPS = ("prepare", "train", "evaluate", "select", "register")
+PipelineStep = Literal["prepare", "train", "evaluate", "select", "register"]
+DEFAULT_RESOURCES = {
+    "prepare": {"cpu": "2", "memory": "8Gi"},
+    "train": {"cpu": "4", "memory": "16Gi", "gpu": 1},
+    "evaluate": {"cpu": "8", "memory": "16Gi", "gpu": 1},
+    "select": {"cpu": "500m", "memory": "1Gi"},
+    "register": {"cpu": "1", "memory": "2Gi"},
+}
+
+
+def _fill_resources(value: Any) -> Any:
+    # A step left out keeps its defaults; a step given replaces them key by key.
+    if not isinstance(value, dict):
+        return value
+    return {step: {**DEFAULT_RESOURCES[step], **(value.get(step) or {})} if step in DEFAULT_RESOURCES else value[step]
+            for step in {**DEFAULT_RESOURCES, **value}}
+
+
+class Toleration(_Section):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule"] | None = None
+
+
+class DataSource(_Section):
+    """Where the cluster pipeline reads data.path from: a DVC repository at a git revision, or an object-store URI."""
+
+    repo: str | None = Field(default=None, description="git URL of a DVC repository holding data.path")
+    rev: str | None = Field(default=None, description="git revision of repo (branch, tag, commit); null: the default branch")
+    uri: str | None = Field(default=None, description="s3://, gs://, https://, file:// ...; null: data.path itself")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSource":
+        if self.repo and self.uri:
+            raise ValueError("set repo (a DVC repository) or uri (an object-store file), not both")
+        if self.rev and not self.repo:
+            raise ValueError("rev needs repo")
+        return self
+
+
+# Sections a sweep configuration may change; data, evaluation and the registry stay the same for a fair ranking.
+SWEEPABLE_SECTIONS = ("model", "train")
+
+
+def _check_sweep(configurations: list[dict]) -> list[dict]:
+    for i, config in enumerate(configurations):
+        unknown = set(config) - set(SWEEPABLE_SECTIONS)
+        if unknown:
+            raise ValueError(f"configuration {i} changes {sorted(unknown)}: a sweep varies only {', '.join(SWEEPABLE_SECTIONS)}")
+        for section, values in config.items():
+            if not isinstance(values, dict):
+                raise ValueError(f"configuration {i}: {section} must be a mapping of settings")
+    return configurations
+
+
+class SweepConfig(_Section):
+    configurations: Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_check_sweep)] = Field(
+        default_factory=lambda: [{"model": {"cell": "lstm"}}, {"model": {"cell": "gru"}}],
+        description="each one overrides model/train settings of params.yaml",
+    )
+    parallelism: PositiveInt = Field(default=2, description="configurations trained at once")
+
+
+class KubeflowConfig(_Section):
+    """The cluster pipeline (rgan pipeline compile/submit): image, secrets, resources, data source, sweep."""
+
+    image: Annotated[str, Field(min_length=1)] = "ghcr.io/example/rgan:0.1.0"
+    pipeline_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")] = "rgan"
+    mlflow_secret: Annotated[str, Field(min_length=1)] = Field(
+        default="mlflow-tracking", description="Kubernetes secret: MLFLOW_TRACKING_URI and optional credentials")
+    storage_secret: str | None = Field(default=None, description="Kubernetes secret with object-store credentials (AWS_*)")
+    resources: Annotated[dict[PipelineStep, StepResources], BeforeValidator(_fill_resources)] = Field(
+        default_factory=lambda: _fill_resources({}), validate_default=True, description="per step: cpu, memory, gpu, accelerator")
+    gpu_node_selector: dict[str, str] = Field(default_factory=dict, description="labels GPU nodes must carry")
+    gpu_tolerations: list[Toleration] = Field(default_factory=list, description="taints of GPU node pools to tolerate")
+    source: DataSource = DataSource()
+    sweep: SweepConfig = SweepConfig()
+
+
 class Params(_Section):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -197,6 +292,27 @@ class Params(_Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     mlflow: MlflowConfig = MlflowConfig()
     registry: RegistryConfig = RegistryConfig()
+    kubeflow: KubeflowConfig = KubeflowConfig()
+
+    @model_validator(mode="after")
+    def _sweep_configurations_are_valid(self) -> "Params":
+        for i, config in enumerate(self.kubeflow.sweep.configurations):
+            for section, overrides in config.items():
+                try:
+                    getattr(self, section).model_validate({**getattr(self, section).model_dump(), **overrides})
+                except ValidationError as exc:
+                    problems = "; ".join(
+                        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+                    )
+                    raise ValueError(f"kubeflow.sweep.configurations[{i}].{section}: {problems}") from None
+        return self
+
+    def with_overrides(self, overrides: dict[str, dict]) -> "Params":
+        """These params with some sections' settings replaced (a sweep configuration), validated again."""
+        raw = self.model_dump()
+        for section, values in overrides.items():
+            raw[section] = {**raw[section], **values}
+        return parse_params(raw, "overrides")
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -224,13 +340,15 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
 
 def _describe(error: dict, source: str) -> str:
     loc = error["loc"]
-    key = ".".join(str(p) for p in loc) or "(top level)"
+    key = ".".join(str(p) for p in loc)
     if error["type"] == "extra_forbidden":
         allowed = ", ".join(_allowed_keys(Params, loc))
         return f"{source}: unknown key '{key}' (allowed here: {allowed})"
     given = error.get("input")
     shown = "" if isinstance(given, dict) else f" (got {given!r})"
     msg = error["msg"].removeprefix("Value error, ")
+    if not key:  # a check across sections names its keys itself
+        return f"{source}: {msg}"
     return f"{source}: {key}: {msg}{shown}"
 
 
@@ -238,7 +356,7 @@ def parse_params(raw: Any, source: str = DEFAULT_PARAMS) -> Params:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise RganError(f"{source}: expected a mapping of sections (data, model, train, evaluate, mlflow, registry), got {type(raw).__name__}")
+        raise RganError(f"{source}: expected a mapping of sections (data, model, train, evaluate, mlflow, registry, kubeflow), got {type(raw).__name__}")
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import tempfile
@@ -26,7 +27,8 @@ def git_info() -> dict[str, str]:
     """
     commit = _git("rev-parse", "HEAD")
     if not commit:
-        return {"commit": "unknown", "dirty": "unknown"}
+        # no repository here (the cluster image): the commit the image was built from, if the build recorded it
+        return {"commit": os.environ.get("RGAN_GIT_COMMIT") or "unknown", "dirty": "unknown"}
     top = Path(_git("rev-parse", "--show-toplevel") or ".").resolve()
     package = Path(rgan.__file__).resolve().parent
     paths = [str(package)] if package.is_relative_to(top) else []

@@ -108,7 +108,7 @@ def open_run(client, params: Params, tags: dict[str, str], pending: Path, contin
         if saved.tracking_uri == uri and _run_exists(client, saved.run_id):
             record = saved
             client.update_run(record.run_id, status="RUNNING")
-    flat = flatten(params.model_dump())
+    flat = flatten(params.model_dump(exclude={"kubeflow"}))  # cluster placement says nothing about the model
     if record is None:
         exp = experiment_id(client, params.mlflow.experiment)
         run = client.create_run(exp, tags={"mlflow.source.name": "rgan train", "mlflow.source.type": "LOCAL"}, run_name=run_name)

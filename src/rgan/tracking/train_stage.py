@@ -90,7 +90,11 @@ def _logging_failed(what: str, files: list[Path], exc: Exception, retry: str) ->
     return RganError(f"{what} finished and its outputs are saved ({saved}), but MLflow logging failed: {detail}. {retry}")
 
 
-def tracked_train(params: Params, prepared_dir: str | Path, paths: TrainPaths, run_file: str | Path, resume: bool = False, progress: bool | None = None) -> dict:
+def tracked_train(
+    params: Params, prepared_dir: str | Path, paths: TrainPaths, run_file: str | Path, resume: bool = False,
+    progress: bool | None = None, extra_tags: dict[str, str] | None = None,
+) -> dict:
+    """Train with an MLflow run around it. extra_tags: more lineage (the cluster pipeline's data source)."""
     from rgan.data.prepare import load_prepared
     from rgan.device import resolve_device
     from rgan.training.trainer import train
@@ -99,17 +103,19 @@ def tracked_train(params: Params, prepared_dir: str | Path, paths: TrainPaths, r
     run_file.unlink(missing_ok=True)  # a run file must never outlive the generator it describes
     load_prepared(prepared_dir)  # a clear error for missing or damaged data before anything else
     client = connect(params.mlflow)  # fails in seconds, before any training, when the server is unreachable
-    tags = lineage_tags(params, prepared_dir, str(resolve_device(params.train.device)))
+    tags = lineage_tags(params, prepared_dir, str(resolve_device(params.train.device))) | (extra_tags or {})
     pending = paths.checkpoints / PENDING_RUN_NAME
     try:
         record = open_run(client, params, tags, pending, continue_run=resume, run_name=_run_name(params, tags))
+        logged_up_to = last_logged_step(client, record.run_id)  # a resumed run already has these steps
     except RganError:
         raise
     except Exception as exc:
         raise mlflow_error("starting the MLflow run", exc) from None
+    # From here on no MLflow call may stop training: live metrics only warn, and the files come first.
     print(f"MLflow run {record.run_id} in experiment '{record.experiment}' at {record.tracking_uri}", file=sys.stderr)
 
-    live = LiveMetrics(client, record.run_id, after_step=last_logged_step(client, record.run_id))
+    live = LiveMetrics(client, record.run_id, after_step=logged_up_to)
     try:
         summary = train(params, prepared_dir, paths, resume=resume, progress=progress, on_log=live)
     except BaseException as exc:

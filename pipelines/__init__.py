@@ -1,0 +1,1 @@
+"""Kubeflow pipelines built from components/: `rgan pipeline compile | run-local | submit` use them."""

@@ -1,0 +1,134 @@
+"""Compile the Kubeflow pipelines, override their parameters, run them locally with kfp.local.
+
+The pipeline definitions live in the project's pipelines/ and components/ (thin KFP wrappers beside src/): they
+are found from the working directory upwards, else beside the rgan source checkout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rgan.config import Params, _Yaml12Loader, parse_params
+from rgan.errors import RganError
+
+PIPELINE_MODULE = "pipelines.rgan_pipeline"
+# What --param may set: a params.yaml section's key, the data source, or the sweep's configuration list.
+SECTIONS = ("data", "model", "train", "evaluate", "mlflow", "registry")
+
+
+def _pipelines_root() -> Path:
+    import rgan
+
+    starts = [Path.cwd().resolve(), *Path.cwd().resolve().parents, Path(rgan.__file__).resolve().parents[2]]
+    for root in starts:
+        if (root / "pipelines" / "rgan_pipeline.py").is_file() and (root / "components" / "__init__.py").is_file():
+            return root
+    raise RganError("pipelines/rgan_pipeline.py not found: run `rgan pipeline` inside a clone of the rgan repository")
+
+
+def pipeline_function(params: Params, sweep: bool, image: str | None = None):
+    root = str(_pipelines_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module = importlib.import_module(PIPELINE_MODULE)
+    return module.build(params, image=image, sweep=sweep)
+
+
+def without_nulls(value: Any) -> Any:
+    """KFP parameters cannot hold null: leave such settings out; they come back as their default, which for every
+    optional setting is null (checked by pipeline_defaults)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+def pipeline_defaults(params: Params) -> dict[str, Any]:
+    """The pipeline parameters' values for these params: each section, the data source, the sweep list."""
+    dumped = params.model_dump(mode="json")
+    values = {name: without_nulls(dumped[name]) for name in SECTIONS}
+    values["source"] = without_nulls(dumped["kubeflow"]["source"])
+    values["configurations"] = without_nulls(dumped["kubeflow"]["sweep"]["configurations"])
+    back = parse_params({**{name: values[name] for name in SECTIONS}, "kubeflow": {**dumped["kubeflow"], "source": values["source"]}}, "pipeline parameters")
+    if back != params:  # a setting whose null differs from its default would be lost: fail loudly, not silently
+        raise RganError("these params do not survive as pipeline parameters (a null setting with a non-null default)")
+    return values
+
+
+def _parse_assignment(text: str) -> tuple[list[str], Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise RganError(f"--param {text!r}: expected KEY=VALUE, e.g. train.steps=500 or source.uri=s3://bucket/data.csv")
+    try:
+        value = yaml.load(raw, Loader=_Yaml12Loader) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise RganError(f"--param {key}: value is not valid YAML: {exc}") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(params: Params, assignments: list[str], sweep: bool) -> tuple[Params, dict[str, Any]]:
+    """Params with `section.key=value` assignments applied and validated, and the pipeline arguments that carry them
+    (whole sections: a KFP dict parameter is replaced, not merged)."""
+    raw = params.model_dump(mode="json")
+    arguments: dict[str, Any] = {}
+    allowed = ", ".join([*SECTIONS, "source"] + (["configurations"] if sweep else []))
+    for text in assignments:
+        path, value = _parse_assignment(text)
+        head = path[0]
+        if head == "configurations" and sweep and len(path) == 1:
+            raw["kubeflow"]["sweep"]["configurations"] = value
+            continue
+        if head not in (*SECTIONS, "source") or len(path) < 2:
+            raise RganError(f"--param {text.partition('=')[0]}: not a pipeline parameter (allowed: {allowed}, as SECTION.KEY=VALUE)")
+        node = raw["kubeflow"]["source"] if head == "source" else raw[head]
+        for part in path[1:-1]:
+            if not isinstance(node.get(part), dict):
+                raise RganError(f"--param {'.'.join(path)}: {part} is not a group of settings")
+            node = node[part]
+        node[path[-1]] = value
+    checked = parse_params(raw, "--param")
+    values = pipeline_defaults(checked)
+    for text in assignments:
+        head = text.partition("=")[0].split(".")[0].strip()
+        arguments[head] = values[head]
+    return checked, arguments
+
+
+def compile_pipeline(params: Params, out: str | Path, sweep: bool = False, image: str | None = None) -> Path:
+    from kfp import compiler
+
+    from rgan.atomic import atomic_path
+
+    out = Path(out)
+    func = pipeline_function(params, sweep, image)
+    with atomic_path(out) as tmp:
+        package = tmp.with_name(tmp.name + ".yaml")  # kfp picks the format from the suffix
+        try:
+            compiler.Compiler().compile(func, str(package))
+            package.replace(tmp)
+        finally:
+            package.unlink(missing_ok=True)
+    return out
+
+
+def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str | Path) -> dict:
+    """Run the whole pipeline here: each component in a subprocess of this Python (kfp.local, no containers)."""
+    import json
+
+    from kfp import local
+
+    func = pipeline_function(params, sweep)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(root).resolve()), raise_on_error=True)
+    try:
+        task = func(**arguments)
+    except RuntimeError as exc:  # kfp.local's "Pipeline ... finished with status FAILURE": the step's log says why
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # kfp.local colours its messages
+        raise RganError(f"the local pipeline run failed: {plain} (its log is above; outputs under {root})") from None
+    return json.loads(task.output)

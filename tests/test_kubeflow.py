@@ -1,0 +1,293 @@
+"""The Kubeflow pipelines: compiled YAML (image, GPUs, secrets, defaults, sweep), parameter overrides, the data
+sources, real local runs with kfp.local, and submission to a KFP API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import mlflow
+import pytest
+import yaml
+
+from conftest import ROOT, cli_env, free_port, run, tiny, write_params
+from kfp_api import KfpApi
+from rgan.config import DataSource, load_params
+from rgan.errors import RganError
+from rgan.kubeflow.pipeline import pipeline_defaults
+from rgan.kubeflow.source import fetch
+from rgan.kubeflow.steps import integral_floats_to_int, select_step
+
+IMAGE = "registry.example.com/team/rgan:test"
+GPU_STEPS = ("train", "evaluate")
+
+
+def _compile(tmp_path: Path, *args: str) -> tuple[dict, dict]:
+    out = tmp_path / "pipeline.yaml"
+    code, err = run("pipeline", "compile", "--out", str(out), *args, cwd=tmp_path)
+    assert code == 0, err
+    spec, platform = yaml.safe_load_all(out.read_text())
+    return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> Path:
+    """A directory with the shipped params.yaml."""
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    return tmp_path
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["pipeline", "sweep"])
+def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_params_defaults(shipped, sweep):
+    spec, platform = _compile(shipped, "--image", IMAGE, *(["--sweep"] if sweep else []))
+    params = load_params(shipped / "params.yaml")
+    executors = spec["deploymentSpec"]["executors"]
+    steps = {"prepare", "train", "evaluate", "register"} | ({"select"} if sweep else set())
+    assert set(executors) == {f"exec-{s}" for s in steps}
+    for name, executor in executors.items():
+        container = executor["container"]
+        assert container["image"] == IMAGE, name
+        assert "pip install" not in " ".join(container["command"]), "install_kfp_package=False: kfp comes from the image"
+        step = name.removeprefix("exec-")
+        res, want = container["resources"], params.kubeflow.resources[step]
+        assert res["cpuRequest"] == res["cpuLimit"] == float(want.cpu.removesuffix("m")) / (1000 if want.cpu.endswith("m") else 1)
+        if step in GPU_STEPS:
+            assert res["accelerator"]["resourceType"] == "nvidia.com/gpu" and int(res["accelerator"]["resourceCount"]) == 1
+            tolerations = platform[name]["tolerations"]
+            assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}.items() <= tolerations[0].items()
+        else:
+            assert "accelerator" not in res
+        if step in ("train", "evaluate", "register"):
+            secrets = platform[name]["secretAsEnv"]
+            required = [s for s in secrets if not s.get("optional")]
+            assert required[0]["secretName"] == "mlflow-tracking"
+            assert required[0]["keyToEnv"] == [{"envVar": "MLFLOW_TRACKING_URI", "secretKey": "MLFLOW_TRACKING_URI"}]
+        else:
+            assert "secretAsEnv" not in platform.get(name, {})
+    # every parameter's default is params.yaml's value (nulls are left out: KFP cannot hold them, they are the defaults)
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    shipped_raw = yaml.safe_load((shipped / "params.yaml").read_text())
+    expected = pipeline_defaults(params)
+    assert set(inputs) == {"data", "model", "train", "evaluate", "mlflow", "registry", "source"} | ({"configurations"} if sweep else set())
+    for name, definition in inputs.items():
+        assert integral_floats_to_int(definition["defaultValue"]) == expected[name], name
+    assert inputs["train"]["defaultValue"]["steps"] == shipped_raw["train"]["steps"]
+    assert inputs["model"]["defaultValue"]["cell"] == shipped_raw["model"]["cell"]
+    tasks = spec["root"]["dag"]["tasks"]
+    if sweep:
+        loop = next(t for t in tasks.values() if "parameterIterator" in t)
+        assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--configurations"
+        assert loop["iteratorPolicy"]["parallelismLimit"] == shipped_raw["kubeflow"]["sweep"]["parallelism"]
+        assert integral_floats_to_int(inputs["configurations"]["defaultValue"]) == shipped_raw["kubeflow"]["sweep"]["configurations"]
+        # the fan-in: select takes the loop's collected evaluated generators, register takes select's best
+        candidates = tasks["select"]["inputs"]["artifacts"]["candidates"]["taskOutputArtifact"]
+        assert candidates["producerTask"] == loop["taskInfo"]["name"]
+        assert tasks["register"]["inputs"]["artifacts"]["generator"]["taskOutputArtifact"] == {"outputArtifactKey": "best", "producerTask": "select"}
+        assert spec["components"]["comp-select"]["inputDefinitions"]["artifacts"]["candidates"]["isArtifactList"] is True
+    else:
+        assert set(tasks) == {"prepare", "train", "evaluate", "register"}
+        assert tasks["register"]["dependentTasks"] == ["evaluate"]
+
+
+def test_compile_takes_its_image_from_params_and_overrides_as_defaults(shipped):
+    spec, _ = _compile(shipped, "--param", "train.steps=500", "--param", "source.uri=s3://bucket/prices.csv")
+    assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {load_params(shipped / "params.yaml").kubeflow.image}
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    assert inputs["train"]["defaultValue"]["steps"] == 500
+    assert inputs["source"]["defaultValue"] == {"uri": "s3://bucket/prices.csv"}
+
+
+@pytest.mark.parametrize("param, message", [
+    ("train.stepz=5", "unknown key 'train.stepz'"),
+    ("train.steps=0", "train.steps: Input should be greater than or equal to 1"),
+    ("kubeflow.image=x", "not a pipeline parameter"),
+    ("trainsteps", "expected KEY=VALUE"),
+    ("source.repo=https://x/y.git", None),
+    ("configurations=[{data: {seq_len: 3}}]", "not a pipeline parameter"),
+])
+def test_param_overrides_are_validated_with_the_key_named(shipped, param, message):
+    code, err = run("pipeline", "compile", "--out", str(shipped / "p.yaml"), "--param", param, cwd=shipped)
+    if message is None:
+        assert code == 0, err
+    else:
+        assert code != 0 and message in err and "Traceback" not in err, err
+        assert not (shipped / "p.yaml").exists()
+
+
+def test_sweep_configurations_are_validated(shipped):
+    code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "configurations=[{model: {hidden: 0}}]", cwd=shipped)
+    assert code != 0 and "kubeflow.sweep.configurations[0].model: hidden" in err
+    code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "configurations=[{data: {seq_len: 3}}]", cwd=shipped)
+    assert code != 0 and "a sweep varies only model, train" in err
+
+
+def test_numbers_kfp_turned_into_floats_become_ints_again():
+    assert integral_floats_to_int({"a": 3.0, "b": [1.0, 0.5], "c": {"d": 2.0, "e": True, "f": "7"}}) == {"a": 3, "b": [1, 0.5], "c": {"d": 2, "e": True, "f": "7"}}
+
+
+def _candidate(tmp_path: Path, name: str, disc: float, passes: bool = True) -> SimpleNamespace:
+    path = tmp_path / name
+    path.mkdir()
+    (path / "marker").write_text(name)
+    return SimpleNamespace(path=str(path), metadata={"mlflow_run_id": name, "configuration": {"model": {"hidden": 8.0}},
+                                                      "scores": {"discriminative": disc, "memorization_pass": passes}})
+
+
+def test_select_takes_the_best_candidate_that_passes_the_gates(tmp_path):
+    candidates = [_candidate(tmp_path, "a", 0.20), _candidate(tmp_path, "b", 0.05, passes=False), _candidate(tmp_path, "c", 0.10)]
+    best = SimpleNamespace(path=str(tmp_path / "best"), metadata={})
+    board = SimpleNamespace(path=str(tmp_path / "board.md"), metadata={})
+    select_step({"registry": {"metric": "discriminative", "direction": "minimize"}}, candidates, best, board)
+    assert (tmp_path / "best" / "marker").read_text() == "c" and best.metadata["mlflow_run_id"] == "c"
+    text = (tmp_path / "board.md").read_text()
+    assert "| c **(selected)** |" in text and "memorization_pass is false" in text and '{"model": {"hidden": 8}}' in text
+    best2 = SimpleNamespace(path=str(tmp_path / "best2"), metadata={})
+    select_step({"registry": {"metric": "discriminative", "direction": "maximize", "gates": {}}}, candidates, best2, board)
+    assert best2.metadata["mlflow_run_id"] == "a"
+
+
+@pytest.fixture
+def dvc_data_repo(tmp_path: Path) -> tuple[Path, str, str]:
+    """A git + DVC repository with a CSV of sines at two commits; returns (repo, tag of v1, its commit)."""
+    repo = tmp_path / "data-repo"
+    repo.mkdir()
+    env = cli_env()
+
+    def sh(*cmd: str) -> str:
+        return subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+    sh("git", "init", "-q")
+    sh("git", "config", "user.email", "test@example.com")
+    sh("git", "config", "user.name", "test")
+    sh("dvc", "init", "-q")
+    write_params(repo / "params.yaml", tiny(data={"sines": {"n_sequences": 300, "length": 24, "dim": 3, "seed": 1}}))
+    assert run("make-sines", "--out", "data/sines.csv", cwd=repo)[0] == 0
+    sh("dvc", "add", "-q", "data/sines.csv")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "v1")
+    sh("git", "tag", "v1")
+    commit = sh("git", "rev-parse", "HEAD")
+    (repo / "data" / "sines.csv").write_text("sequence_id,step,a\n0,0,1.0\n")  # a later, different version
+    sh("dvc", "add", "-q", "data/sines.csv")
+    sh("git", "commit", "-qam", "v2")
+    return repo, "v1", commit
+
+
+def test_fetch_from_a_dvc_repository_at_a_revision_and_from_a_uri(dvc_data_repo, tmp_path):
+    repo, tag, commit = dvc_data_repo
+    local, record = fetch(DataSource(repo=str(repo), rev=tag), "data/sines.csv", tmp_path / "a")
+    assert record["commit"] == commit and record["rev"] == tag and record["kind"] == "dvc"
+    dvc_file = yaml.safe_load(subprocess.run(["git", "show", f"{tag}:data/sines.csv.dvc"], cwd=repo, capture_output=True, text=True, check=True).stdout)
+    assert record["md5"] == dvc_file["outs"][0]["md5"]
+    assert local.read_text().startswith("sequence_id,step,")  and len(local.read_text().splitlines()) > 100
+    copy, record2 = fetch(DataSource(uri=local.as_uri()), "ignored.csv", tmp_path / "b")
+    assert record2 == {"kind": "uri", "uri": local.as_uri(), "md5": record["md5"]} and copy.read_bytes() == local.read_bytes()
+    for source, path, message in [
+        (DataSource(repo=str(repo), rev="no-such-tag"), "data/sines.csv", "unknown Git revision"),
+        (DataSource(repo=str(repo), rev=tag), "data/other.csv", "data/other.csv not found in DVC repository"),
+        (DataSource(uri="nosuchstore://bucket/x.csv"), "x.csv", "cannot read nosuchstore://bucket/x.csv: Protocol not known"),
+        (DataSource(uri=str(tmp_path / "missing.csv")), "x.csv", "data file not found"),
+    ]:
+        with pytest.raises(RganError, match=message):
+            fetch(source, path, tmp_path / "c")
+
+
+def _run_local(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rgan", "pipeline", "run-local", "--root", str(workdir / "kfp-local"), *args],
+                          cwd=workdir, env=cli_env(), capture_output=True, text=True, timeout=1200)
+
+
+@pytest.mark.slow
+def test_run_local_pipeline_from_a_dvc_repository_registers_a_version(dvc_data_repo, tmp_path):
+    repo, tag, commit = dvc_data_repo
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    name = f"kfp-local-{free_port()}"
+    write_params(workdir / "params.yaml", tiny(data={"path": "data/sines.csv"}, registry={"model_name": name}))
+    proc = _run_local(workdir, "--param", f"source.repo={repo}", "--param", f"source.rev={tag}", "--param", "train.steps=25")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"local pipeline run registered {name} v1 (champion)" in proc.stderr
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias(name, "champion")
+    tags = version.tags
+    assert tags["rgan.source.kind"] == "dvc" and tags["rgan.source.commit"] == commit and tags["rgan.source.rev"] == tag
+    assert "score.discriminative" in tags
+    run_ = client.get_run(version.run_id)
+    assert run_.data.params["train.steps"] == "25"  # the override reached training
+    assert run_.data.tags["rgan.source.path"] == "data/sines.csv"
+    assert "eval/discriminative" in run_.data.metrics and run_.info.status == "FINISHED"
+    # the step outputs are KFP artifacts: a Dataset, the generator Model with its run id, Metrics, an HTML report
+    root = next((workdir / "kfp-local").iterdir())
+    assert (root / "train" / "generator" / "generator.pt").is_file()
+    assert "<img" in (root / "evaluate" / "report").read_text()
+
+
+@pytest.mark.slow
+def test_run_local_sweep_trains_two_configurations_and_registers_only_the_best(tmp_path):
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    name = f"kfp-sweep-{free_port()}"
+    write_params(workdir / "params.yaml", tiny(registry={"model_name": name, "gates": {}}))
+    assert run("make-sines", cwd=workdir)[0] == 0
+    configurations = "configurations=[{model: {hidden: 4}}, {model: {cell: gru}, train: {steps: 15}}]"
+    proc = _run_local(workdir, "--sweep", "--param", configurations)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"local pipeline run registered {name} v1 (champion)" in proc.stderr
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions(f"name = '{name}'")
+    assert len(versions) == 1  # only the best
+    exp = client.get_experiment_by_name("rgan")
+    started = int(time.time() * 1000) - 1_200_000
+    runs = [r for r in client.search_runs([exp.experiment_id], f"attributes.start_time > {started}")
+            if r.data.params.get("registry.model_name") == name]
+    assert len(runs) == 2 and {r.data.params["model.cell"] for r in runs} == {"lstm", "gru"}
+    scores = {r.info.run_id: r.data.metrics["eval/discriminative"] for r in runs}
+    assert versions[0].run_id == min(scores, key=scores.get)
+    board = next((workdir / "kfp-local").iterdir()) / "select" / "leaderboard"
+    assert board.read_text().count("| ") >= 2 and "(selected)" in board.read_text()
+
+
+def test_run_local_reports_a_failing_step_in_one_line(tmp_path):
+    write_params(tmp_path / "params.yaml", tiny(data={"path": "data/missing.csv"}))
+    proc = _run_local(tmp_path)
+    assert proc.returncode == 1
+    assert "rgan prepare: error: data file not found: data/missing.csv" in proc.stdout + proc.stderr  # the step's log
+    assert "rgan pipeline run-local: error: the local pipeline run failed" in proc.stderr.splitlines()[-1]
+
+
+def test_submit_sends_the_compiled_spec_and_overrides_with_the_token(shipped, monkeypatch):
+    monkeypatch.setenv("KFP_TOKEN", "secret-token")
+    with KfpApi(require_token="secret-token") as api:
+        proc = subprocess.run([sys.executable, "-m", "rgan", "pipeline", "submit", "--host", api.host, "--namespace", "team-a",
+                               "--experiment", "nightly", "--param", "train.steps=777", "--param", "source.uri=s3://bucket/prices.csv"],
+                              cwd=shipped, env=cli_env(), capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        (run_id, run_), = api.runs.items()
+        assert proc.stdout.strip() == f"{api.host}/#/runs/details/{run_id}"
+        experiment = api.experiments[run_["experiment_id"]]
+        assert experiment["display_name"] == "nightly" and experiment["namespace"] == "team-a"
+        spec = run_["pipeline_spec"]["pipeline_spec"]
+        assert spec["pipelineInfo"]["name"] == "rgan"
+        assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {load_params(shipped / "params.yaml").kubeflow.image}
+        assert run_["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]["secretAsEnv"]
+        values = run_["runtime_config"]["parameters"]
+        assert set(values) == {"train", "source"}
+        assert values["train"]["steps"] == 777 and values["train"]["batch_size"] == 128  # the whole section, one key changed
+        assert values["source"] == {"uri": "s3://bucket/prices.csv"}
+        assert all(r["authorization"] == "Bearer secret-token" for r in api.requests if r["path"] != "/apis/v2beta1/healthz")
+
+        monkeypatch.setenv("KFP_TOKEN", "wrong")
+        proc = subprocess.run([sys.executable, "-m", "rgan", "pipeline", "submit", "--host", api.host, "--sweep"],
+                              cwd=shipped, env=cli_env(), capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1 and "HTTP 401" in proc.stderr and "KFP_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_submit_to_an_unreachable_host_fails_clearly(shipped):
+    proc = subprocess.run([sys.executable, "-m", "rgan", "pipeline", "submit", "--host", f"http://127.0.0.1:{free_port()}"],
+                          cwd=shipped, env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "cannot reach Kubeflow Pipelines at http://127.0.0.1:" in proc.stderr and "Connection refused" in proc.stderr
