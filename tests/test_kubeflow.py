@@ -231,7 +231,8 @@ def test_run_local_sweep_trains_two_configurations_and_registers_only_the_best(t
     workdir = tmp_path / "project"
     workdir.mkdir()
     name = f"kfp-sweep-{free_port()}"
-    write_params(workdir / "params.yaml", tiny(registry={"model_name": name, "gates": {}}))
+    # ranked by a continuous score: on tiny runs the discriminative score is often exactly 0 for both (a tie)
+    write_params(workdir / "params.yaml", tiny(registry={"model_name": name, "gates": {}, "metric": "marginal_w1"}))
     assert run("make-sines", cwd=workdir)[0] == 0
     configurations = "configurations=[{model: {hidden: 4}}, {model: {cell: gru}, train: {steps: 15}}]"
     proc = _run_local(workdir, "--sweep", "--param", configurations)
@@ -245,8 +246,8 @@ def test_run_local_sweep_trains_two_configurations_and_registers_only_the_best(t
     runs = [r for r in client.search_runs([exp.experiment_id], f"attributes.start_time > {started}")
             if r.data.params.get("registry.model_name") == name]
     assert len(runs) == 2 and {r.data.params["model.cell"] for r in runs} == {"lstm", "gru"}
-    scores = {r.info.run_id: r.data.metrics["eval/discriminative"] for r in runs}
-    assert versions[0].run_id == min(scores, key=scores.get)
+    scores = {r.info.run_id: r.data.metrics["eval/marginal_w1"] for r in runs}
+    assert len(set(scores.values())) == 2 and versions[0].run_id == min(scores, key=scores.get)
     board = next((workdir / "kfp-local").iterdir()) / "select" / "leaderboard"
     assert board.read_text().count("| ") >= 2 and "(selected)" in board.read_text()
 

@@ -124,7 +124,12 @@ def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str 
 
     from kfp import local
 
+    from rgan.tracking.connection import connect
+
     func = pipeline_function(params, sweep)
+    # Reach the tracking store first: fail in seconds if it is down, and create an embedded store's tables once
+    # here, not in two parallel sweep steps at the same moment (SQLite schema creation races).
+    connect(params.mlflow)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(root).resolve()), raise_on_error=True)
     try:
         task = func(**arguments)
