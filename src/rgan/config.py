@@ -89,6 +89,8 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
+    kind: Literal["rgan", "timegan", "vaegan"] = Field(
+        default="rgan", description="rgan: recurrent GAN; timegan: embedding + supervised loss (Yoon et al. 2019); vaegan: recurrent VAE whose decoder is the generator")
     cell: Literal["rnn", "lstm", "gru"] = "lstm"
     hidden: PositiveInt = 64
     layers: PositiveInt = 2
@@ -97,6 +99,23 @@ class ModelConfig(_Section):
     discriminator_hidden: PositiveInt | None = Field(default=None, description="default: hidden")
     discriminator_layers: PositiveInt | None = Field(default=None, description="default: layers")
     bidirectional_discriminator: bool = False
+    latent_dim: PositiveInt | None = Field(default=None, description="timegan: embedding size; vaegan: latent size per step; null = hidden")
+
+
+class TimeGanTrainConfig(_Section):
+    """TimeGAN's three phases (train.steps counts all of them) and loss weights, as in the paper's code."""
+
+    autoencoder_steps: Annotated[int, Field(ge=0)] = Field(default=1000, description="phase 1: embedder + recovery")
+    supervised_steps: Annotated[int, Field(ge=0)] = Field(default=1000, description="phase 2: next step in latent space")
+    gamma: Annotated[float, Field(ge=0)] = Field(default=1.0, description="weight of the adversarial loss on supervised latents")
+    supervised_weight: Annotated[float, Field(ge=0)] = Field(default=100.0, description="weight of sqrt(supervised loss) in the generator loss")
+    embedding_supervised_weight: Annotated[float, Field(ge=0)] = Field(default=0.1, description="weight of the supervised loss in the joint embedder update")
+
+
+class VaeGanTrainConfig(_Section):
+    reconstruction_weight: Annotated[float, Field(ge=0)] = 1.0
+    kl_weight: Annotated[float, Field(ge=0)] = 0.01
+    adversarial_weight: Annotated[float, Field(ge=0)] = 1.0
 
 
 class TrainConfig(_Section):
@@ -120,6 +139,8 @@ class TrainConfig(_Section):
     threads: PositiveInt | None = Field(default=None, description="torch CPU threads; null: torch's default")
     log_every: PositiveInt = 10
     checkpoint_every: PositiveInt = 500
+    timegan: TimeGanTrainConfig = TimeGanTrainConfig()
+    vaegan: VaeGanTrainConfig = VaeGanTrainConfig()
 
 
 class EvaluateConfig(_Section):

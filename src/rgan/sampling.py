@@ -14,7 +14,7 @@ from rgan.config import ModelConfig
 from rgan.data.scaler import MinMaxScaler
 from rgan.device import resolve_device
 from rgan.errors import RganError
-from rgan.models import Generator
+from rgan.models import build_sampler
 from rgan.training import checkpoint
 
 SEQUENCE_ID = "sequence_id"
@@ -24,7 +24,7 @@ WRITERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 @dataclass
 class LoadedGenerator:
-    network: Generator
+    network: torch.nn.Module  # the kind's sampler: noise() and forward()
     seq_len: int
     columns: list[str]
     scaler: MinMaxScaler
@@ -50,7 +50,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
     payload = checkpoint.load(path, checkpoint.GENERATOR_FORMAT, map_location="cpu")
     device = resolve_device(str(device))
     try:
-        network = Generator(ModelConfig.model_validate(payload["model"]), int(payload["dim"]))
+        network = build_sampler(ModelConfig.model_validate(payload["model"]), int(payload["dim"]))
         network.load_state_dict(payload["state_dict"])
         seq_len, columns = int(payload["seq_len"]), list(payload["columns"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError

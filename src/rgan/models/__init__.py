@@ -1,5 +1,18 @@
-"""Recurrent generator and discriminator."""
+"""The networks of each model kind, and the one network each kind ships for sampling."""
 
+from torch import nn
+
+from rgan.config import ModelConfig
 from rgan.models.recurrent import Discriminator, Generator, build_models
+from rgan.models.timegan import TimeGanSampler
+from rgan.models.vaegan import VaeDecoder
 
-__all__ = ["Discriminator", "Generator", "build_models"]
+SAMPLERS = {"rgan": Generator, "timegan": TimeGanSampler, "vaegan": VaeDecoder}
+
+
+def build_sampler(cfg: ModelConfig, dim: int) -> nn.Module:
+    """The network a generator file holds for `cfg.kind`: noise(n, seq_len) -> forward -> (n, seq_len, dim) in [0, 1]."""
+    return SAMPLERS[cfg.kind](cfg, dim)
+
+
+__all__ = ["Discriminator", "Generator", "build_models", "build_sampler"]

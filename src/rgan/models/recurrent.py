@@ -25,13 +25,17 @@ class Generator(nn.Module):
         return torch.sigmoid(self.head(hidden))
 
     def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        """Fresh noise at every step, plus an optional per-sequence part repeated over time: a latent for
-        what stays fixed within a sequence (its level, frequency, regime) that the network need not carry."""
-        z = torch.randn(n, seq_len, self.z_dim, generator=generator, device=device)
-        if not self.z_global_dim:
-            return z
-        z_seq = torch.randn(n, 1, self.z_global_dim, generator=generator, device=device).expand(n, seq_len, -1)
-        return torch.cat([z, z_seq], dim=2)
+        return step_and_sequence_noise(n, seq_len, self.z_dim, self.z_global_dim, generator, device)
+
+
+def step_and_sequence_noise(n: int, seq_len: int, z_dim: int, z_global_dim: int, generator=None, device=None) -> torch.Tensor:
+    """Fresh noise at every step, plus an optional per-sequence part repeated over time: a latent for what stays
+    fixed within a sequence (its level, frequency, regime) that the network need not carry."""
+    z = torch.randn(n, seq_len, z_dim, generator=generator, device=device)
+    if not z_global_dim:
+        return z
+    z_seq = torch.randn(n, 1, z_global_dim, generator=generator, device=device).expand(n, seq_len, -1)
+    return torch.cat([z, z_seq], dim=2)
 
 
 class Discriminator(nn.Module):

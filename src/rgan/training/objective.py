@@ -23,50 +23,92 @@ def _grad_norm(module: nn.Module, clip: float | None) -> torch.Tensor:
     return nn.utils.get_total_norm([p.grad for p in params])
 
 
-class RecurrentGanObjective:
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device):
+class AdversarialObjective:
+    """What every kind's objective shares: the discriminator (critic) loss of `train.loss`, the generator's
+    adversarial term, a weight average of the shipped network, and the optimiser settings."""
+
+    extra_log_columns: list[str] = []  # per-kind losses in the training log beside the common columns
+
+    def __init__(self, train_cfg: TrainConfig, device: torch.device):
         self.cfg = train_cfg
         self.device = device
-        self.generator, self.discriminator = (m.to(device) for m in build_models(model_cfg, dim))
-        # GAN weights oscillate around a good solution; the moving average settles there (Yazici et al. 2019).
-        self.ema = (
-            torch.optim.swa_utils.AveragedModel(
-                self.generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(train_cfg.ema_decay)
-            )
-            if train_cfg.ema_decay is not None
-            else None
-        )
-        betas = tuple(train_cfg.betas)
-        self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=train_cfg.g_lr, betas=betas)
-        self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=train_cfg.d_lr, betas=betas)
         self.wasserstein = train_cfg.loss == "wgan-gp"
+
+    def _adam(self, modules: list[nn.Module], lr: float) -> torch.optim.Adam:
+        return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=tuple(self.cfg.betas))
+
+    def _average(self, network: nn.Module):
+        # GAN weights oscillate around a good solution; the moving average settles there (Yazici et al. 2019).
+        if self.cfg.ema_decay is None:
+            return None
+        return torch.optim.swa_utils.AveragedModel(network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.cfg.ema_decay))
+
+    def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator):
+        """(loss, gradient penalty, real outputs, fake outputs) for the configured loss."""
+        real_out, fake_out = discriminator(real), discriminator(fake)
+        gp = torch.zeros((), device=self.device)
+        if self.wasserstein:
+            gp = losses.gradient_penalty(discriminator, real, fake, generator=rng)
+            return losses.critic_loss(real_out, fake_out) + self.cfg.gp_lambda * gp, gp, real_out, fake_out
+        return losses.bce_discriminator_loss(real_out, fake_out), gp, real_out, fake_out
+
+    def _discriminator_steps(self, discriminator: nn.Module, optimizer, next_batch: Callable[[], torch.Tensor],
+                             fake_from: Callable[[torch.Tensor], torch.Tensor], rng: torch.Generator):
+        """`train.d_steps` updates on fresh real batches; returns the last batch, loss, penalty, outputs, grad norm."""
+        for _ in range(self.cfg.d_steps):
+            real = next_batch()
+            with torch.no_grad():
+                fake = fake_from(real)
+            d_loss, gp, real_out, fake_out = self._discriminator_loss(discriminator, real, fake, rng)
+            optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_norm = _grad_norm(discriminator, self.cfg.grad_clip)
+            optimizer.step()
+        return real, d_loss, gp, real_out, fake_out, d_norm
+
+    def _generator_adversarial_loss(self, fake_out: torch.Tensor) -> torch.Tensor:
+        return losses.wgan_generator_loss(fake_out) if self.wasserstein else losses.bce_generator_loss(fake_out)
+
+    def _parts(self) -> dict:
+        """Name -> network, optimiser or weight average (None when off): what a checkpoint holds."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {name: part.state_dict() for name, part in self._parts().items() if part is not None}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, part in self._parts().items():
+            if part is not None:
+                part.load_state_dict(state[name])
+
+    def _outputs(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.wasserstein:
+            return real_out.mean(), fake_out.mean()
+        # mean probability the discriminator gives real and generated steps
+        return torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
+
+
+class RecurrentGanObjective(AdversarialObjective):
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device):
+        super().__init__(train_cfg, device)
+        self.generator, self.discriminator = (m.to(device) for m in build_models(model_cfg, dim))
+        self.ema = self._average(self.generator)
+        self.g_opt = self._adam([self.generator], train_cfg.g_lr)
+        self.d_opt = self._adam([self.discriminator], train_cfg.d_lr)
 
     def _noise(self, like: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         return self.generator.noise(like.shape[0], like.shape[1], generator=rng, device=self.device)
 
     def step(self, next_batch: Callable[[], torch.Tensor], rng: torch.Generator) -> dict[str, torch.Tensor]:
         """One training iteration; returns detached scalars (no host sync, so logging decides when to read)."""
-        gp = torch.zeros((), device=self.device)
-        for _ in range(self.cfg.d_steps):
-            real = next_batch()
-            with torch.no_grad():
-                fake = self.generator(self._noise(real, rng))
-            real_out, fake_out = self.discriminator(real), self.discriminator(fake)
-            if self.wasserstein:
-                gp = losses.gradient_penalty(self.discriminator, real, fake, generator=rng)
-                d_loss = losses.critic_loss(real_out, fake_out) + self.cfg.gp_lambda * gp
-            else:
-                d_loss = losses.bce_discriminator_loss(real_out, fake_out)
-            self.d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_norm = _grad_norm(self.discriminator, self.cfg.grad_clip)
-            self.d_opt.step()
+        real, d_loss, gp, real_out, fake_out, d_norm = self._discriminator_steps(
+            self.discriminator, self.d_opt, next_batch, lambda real: self.generator(self._noise(real, rng)), rng)
 
         # The discriminator's weight gradients are not needed for the generator step.
         self.discriminator.requires_grad_(False)
         fake_g = self.generator(self._noise(real, rng))
         fake_out_g = self.discriminator(fake_g)
-        g_loss = losses.wgan_generator_loss(fake_out_g) if self.wasserstein else losses.bce_generator_loss(fake_out_g)
+        g_loss = self._generator_adversarial_loss(fake_out_g)
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
         self.g_opt.zero_grad(set_to_none=True)
@@ -77,10 +119,7 @@ class RecurrentGanObjective:
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
 
-        if self.wasserstein:
-            d_real, d_fake = real_out.mean(), fake_out.mean()
-        else:  # mean probability the discriminator gives real and generated steps
-            d_real, d_fake = torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
+        d_real, d_fake = self._outputs(real_out, fake_out)
         return {
             "d_loss": d_loss.detach(),
             "g_loss": g_loss.detach(),
@@ -96,21 +135,15 @@ class RecurrentGanObjective:
         """The network to ship: the weight average when enabled, else the trained generator."""
         return self.ema.module if self.ema is not None else self.generator
 
-    def state_dict(self) -> dict:
-        state = {
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "g_optimizer": self.g_opt.state_dict(),
-            "d_optimizer": self.d_opt.state_dict(),
-        }
-        if self.ema is not None:
-            state["generator_ema"] = self.ema.state_dict()
-        return state
+    def _parts(self) -> dict:
+        return {"generator": self.generator, "discriminator": self.discriminator, "g_optimizer": self.g_opt,
+                "d_optimizer": self.d_opt, "generator_ema": self.ema}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.g_opt.load_state_dict(state["g_optimizer"])
-        self.d_opt.load_state_dict(state["d_optimizer"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["generator_ema"])
+
+def build_objective(model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device) -> AdversarialObjective:
+    """The objective of `model.kind`."""
+    from rgan.training.timegan_objective import TimeGanObjective
+    from rgan.training.vaegan_objective import VaeGanObjective
+
+    kinds = {"rgan": RecurrentGanObjective, "timegan": TimeGanObjective, "vaegan": VaeGanObjective}
+    return kinds[model_cfg.kind](model_cfg, train_cfg, dim, device)

@@ -26,7 +26,7 @@ from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
 from rgan.errors import RganError
 from rgan.training import checkpoint
-from rgan.training.objective import RecurrentGanObjective
+from rgan.training.objective import AdversarialObjective, build_objective
 
 LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]
 CHECKPOINT_NAME = "last.pt"
@@ -93,7 +93,7 @@ class _BatchSampler:
 class _LiveLog:
     """TSV of logged steps beside the checkpoint; on resume, rows after the checkpoint's step are dropped."""
 
-    def __init__(self, path: Path, resume_step: int):
+    def __init__(self, path: Path, resume_step: int, columns: list[str] = LOG_COLUMNS):
         self.path = path
         kept: list[dict] = []
         if resume_step > 0 and path.is_file():
@@ -103,7 +103,7 @@ class _LiveLog:
         self.last_step = int(kept[-1]["step"]) if kept else resume_step
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("w", newline="")
-        self._writer = csv.DictWriter(self._file, LOG_COLUMNS, delimiter="\t")
+        self._writer = csv.DictWriter(self._file, columns, delimiter="\t")
         self._writer.writeheader()
         self._writer.writerows(kept)
         self._file.flush()
@@ -137,7 +137,7 @@ def _rng_states(sampler: _BatchSampler, noise_rng: torch.Generator) -> dict:
     return {"batches": sampler.rng.get_state(), "noise": noise_rng.get_state(), "torch": torch.get_rng_state()}
 
 
-def generator_payload(objective: RecurrentGanObjective, params: Params, prepared: Prepared, step: int) -> dict:
+def generator_payload(objective: AdversarialObjective, params: Params, prepared: Prepared, step: int) -> dict:
     """Everything needed to sample in original units: weights, model config, scaler, column names."""
     return {
         "format": checkpoint.GENERATOR_FORMAT,
@@ -168,7 +168,7 @@ def train(
     set_threads(cfg.threads)
 
     torch.manual_seed(cfg.seed)  # model initialisation
-    objective = RecurrentGanObjective(params.model, cfg, prepared.dim, device)
+    objective = build_objective(params.model, cfg, prepared.dim, device)
     sampler = _BatchSampler(prepared, cfg.batch_size, device, seed=cfg.seed)
     noise_rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)
 
@@ -203,7 +203,7 @@ def train(
             ckpt_path,
         )
 
-    log = _LiveLog(paths.checkpoints / LIVE_LOG_NAME, resume_step=start)
+    log = _LiveLog(paths.checkpoints / LIVE_LOG_NAME, resume_step=start, columns=LOG_COLUMNS + objective.extra_log_columns)
     bar = tqdm(total=cfg.steps, initial=min(start, cfg.steps), unit="step", disable=None if progress is None else not progress, dynamic_ncols=True, desc="train")
     last_time, last_step, run_start = time.perf_counter(), start, time.perf_counter()
     try:

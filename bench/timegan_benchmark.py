@@ -1,0 +1,170 @@
+"""The TimeGAN paper's benchmark (Yoon, Jarrett & van der Schaar, "Time-series Generative Adversarial Networks",
+NeurIPS 2019): discriminative and predictive scores (post-hoc GRUs, 2000 / 5000 iterations, mean and std over
+repeats, sequence length 24) for every model kind on Sines (built in, 10,000 x 24 x 5) and Stocks (Google daily
+prices, 6 columns, read from ../shared/data/timegan/stock_data.csv when present; never copied into the project).
+
+    python bench/timegan_benchmark.py [--budget-min 30] [--kinds rgan timegan vaegan] [--datasets sines stocks]
+                                      [--repeats N] [--out bench/results/timegan_table.md] [--stocks CSV] [--smoke]
+
+Each (dataset, kind) trains with its committed config bench/configs/<dataset>-<kind>.yaml (params.yaml settings)
+for at most the budget of wall time: training is stopped at the budget (SIGTERM, which checkpoints) and the
+generator written from that checkpoint. Then `rgan evaluate` scores it. The table goes to --out with the paper's
+published rows beside ours. --smoke: tiny data, budget and iterations, to check the script end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
+PAPER = [  # as published: discriminative and predictive score, mean ± std
+    ("Sines", "TimeGAN (paper)", ".011 ± .008", ".093 ± .019"),
+    ("Sines", "Original data (paper)", "", ".094 ± .001"),
+    ("Stocks", "TimeGAN (paper)", ".102 ± .021", ".038 ± .001"),
+    ("Stocks", "Original data (paper)", "", ".036 ± .001"),
+]
+SMOKE = {
+    "data": {"sines": {"n_sequences": 200, "length": 24, "dim": 3}},
+    "train": {"batch_size": 16, "log_every": 5, "checkpoint_every": 10},
+    "evaluate": {"repeats": 1, "discriminative_iterations": 10, "predictive_iterations": 10, "plot_samples": 20, "workers": 1},
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    return {**base, **{k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v for k, v in over.items()}}
+
+
+def rgan(*args: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rgan", *args], cwd=cwd, stderr=subprocess.PIPE, text=True)
+
+
+def check(proc: subprocess.Popen, what: str) -> str:
+    err = proc.communicate()[1]
+    if proc.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{err}")
+    return err
+
+
+def train_within(workdir: Path, budget_s: float) -> dict:
+    """Train for at most budget_s: stop with SIGTERM at the budget (the trainer checkpoints), then write the
+    generator from that checkpoint by resuming with train.steps set to the step reached."""
+    start = time.monotonic()
+    proc = rgan("train", "--no-mlflow", "--no-progress", cwd=workdir)
+    try:
+        proc.wait(timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+    err = proc.communicate()[1]
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        if "interrupted" not in err and proc.returncode != 128 + signal.SIGTERM:
+            raise SystemExit(f"training failed:\n{err}")
+        last = workdir / "models/checkpoints/last.pt"
+        if not last.is_file():
+            raise SystemExit(f"the budget of {budget_s:.0f} s ended before training reached its first step")
+        step = torch.load(last, weights_only=True)["step"]
+        params = yaml.safe_load((workdir / "params.yaml").read_text())
+        params["train"]["steps"] = int(step)
+        (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+        check(rgan("train", "--no-mlflow", "--no-progress", "--resume", cwd=workdir), "finishing training")
+    summary = json.loads((workdir / "metrics/train.json").read_text())
+    return {"steps": summary["steps"], "wall_s": wall}
+
+
+def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, smoke: bool, scratch: Path, stocks: Path) -> dict:
+    config = yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{kind}.yaml").read_text())
+    if smoke:
+        config = merge(config, SMOKE)
+    if repeats:
+        config = merge(config, {"evaluate": {"repeats": repeats}})
+    workdir = scratch / f"{dataset}-{kind}"
+    workdir.mkdir(parents=True)
+    if dataset == "stocks":
+        config = merge(config, {"data": {"path": str(stocks.resolve())}})
+    (workdir / "params.yaml").write_text(yaml.safe_dump(config))
+    if dataset == "sines":
+        check(rgan("make-sines", "--out", config["data"]["path"], cwd=workdir), "make-sines")
+    check(rgan("prepare", cwd=workdir), "prepare")
+    trained = train_within(workdir, budget_s)
+    check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
+    scores = json.loads((workdir / "metrics/eval.json").read_text())
+    return {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"]}
+
+
+def fmt(score: dict) -> str:
+    return f"{score['mean']:.3f} ± {score['std']:.3f}"
+
+
+def table(rows: list[dict], budget_min: float, machine: str, skipped: list[str]) -> str:
+    lines = [
+        "# Our model kinds against the TimeGAN paper",
+        "",
+        "Protocol of Yoon, Jarrett & van der Schaar, \"Time-series Generative Adversarial Networks\", NeurIPS 2019:",
+        "post-hoc GRU discriminator (2000 iterations; score = |accuracy - 0.5|) and next-step predictor trained on",
+        "synthetic, tested on real (5000 iterations; MAE), sequence length 24, mean ± std over repeats. The paper's rows",
+        "are quoted as published. Ours: `python bench/timegan_benchmark.py`, configs in `bench/configs/`, scores in our",
+        "min-max [0, 1] units (compare a predictive score with our real-data reference in the same row group).",
+        "",
+        f"Machine: {machine}. Training budget: {budget_min:g} min of wall time per model and dataset.",
+        "",
+        "| dataset | model | discriminative (lower is better) | predictive (lower is better) | real-data predictive | training | steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        s = r["scores"]
+        lines.append(f"| {r['dataset'].capitalize()} | {r['kind']} (ours, {r['repeats']} repeats) | {fmt(s['discriminative'])} | "
+                     f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {r['wall_s'] / 60:.1f} min | {r['steps']} |")
+    for dataset, model, disc, pred in PAPER:
+        lines.append(f"| {dataset} | {model} | {disc or '-'} | {pred} | | | |")
+    lines += ["", *(f"Skipped: {s}" for s in skipped)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-min", type=float, default=30.0, help="training wall time per model and dataset")
+    parser.add_argument("--kinds", nargs="+", default=["rgan", "timegan", "vaegan"])
+    parser.add_argument("--datasets", nargs="+", default=["sines", "stocks"])
+    parser.add_argument("--repeats", type=int, help="evaluation repeats (default: the config's)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "timegan_table.md"))
+    parser.add_argument("--stocks", type=Path, default=STOCKS, help=f"the Stocks CSV (default: {STOCKS})")
+    parser.add_argument("--smoke", action="store_true", help="tiny data and iterations: checks the script, measures nothing")
+    args = parser.parse_args()
+
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, no GPU" if not torch.cuda.is_available() \
+        else f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    rows, skipped = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        for dataset in args.datasets:
+            if dataset == "stocks" and not args.stocks.is_file():
+                message = f"stocks: {args.stocks} not found (the TimeGAN paper's stock_data.csv; see shared/data/timegan/SOURCE.md)"
+                print(message, file=sys.stderr)
+                skipped.append(message)
+                continue
+            for kind in args.kinds:
+                row = run_one(dataset, kind, args.budget_min * 60, args.repeats, args.smoke, Path(scratch), args.stocks)
+                rows.append(row)
+                s = row["scores"]
+                print(f"{dataset} {kind}: discriminative {fmt(s['discriminative'])}, predictive {fmt(s['predictive'])} "
+                      f"(real {fmt(s['predictive_real'])}), {row['steps']} steps in {row['wall_s'] / 60:.1f} min", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table(rows, args.budget_min, machine, skipped))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""A recurrent VAE-GAN: encoder X -> per-step latent mean and log-variance; recurrent decoder latent -> X, which is
+also the generator of an adversarial game with a recurrent discriminator. Sampling draws latents from the prior."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rgan.config import ModelConfig
+from rgan.models.recurrent import CELLS
+
+
+class VaeDecoder(nn.Module):
+    """Latent sequence (prior N(0, I) per step) -> values in [0, 1]."""
+
+    def __init__(self, cfg: ModelConfig, dim: int):
+        super().__init__()
+        self.latent_dim = cfg.latent_dim or cfg.hidden
+        self.rnn = CELLS[cfg.cell](self.latent_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
+        self.head = nn.Linear(cfg.hidden, dim)
+
+    def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        return torch.randn(n, seq_len, self.latent_dim, generator=generator, device=device)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.rnn(z)[0]))
+
+
+class VaeEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, dim: int):
+        super().__init__()
+        latent = cfg.latent_dim or cfg.hidden
+        # bidirectional: each step's posterior sees the whole window
+        self.rnn = CELLS[cfg.cell](dim, cfg.hidden, num_layers=cfg.layers, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * cfg.hidden, 2 * latent)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_var = self.head(self.rnn(x)[0]).chunk(2, dim=-1)
+        return mean, log_var.clamp(-10, 10)

@@ -1,0 +1,66 @@
+"""The recurrent VAE-GAN objective: the discriminator (critic) step, then encoder + decoder on reconstruction,
+KL to the N(0, I) prior and the adversarial (and moment) terms of decoded prior samples."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from rgan.config import ModelConfig, TrainConfig
+from rgan.models.recurrent import Discriminator
+from rgan.models.vaegan import VaeDecoder, VaeEncoder
+from rgan.training import losses
+from rgan.training.objective import AdversarialObjective, _grad_norm
+
+
+class VaeGanObjective(AdversarialObjective):
+    extra_log_columns = ["recon_loss", "kl_loss"]
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device):
+        super().__init__(train_cfg, device)
+        self.encoder = VaeEncoder(model_cfg, dim).to(device)
+        self.decoder = VaeDecoder(model_cfg, dim).to(device)
+        self.discriminator = Discriminator(model_cfg, dim).to(device)
+        self.ema = self._average(self.decoder)
+        self.vae_opt = self._adam([self.encoder, self.decoder], train_cfg.g_lr)
+        self.d_opt = self._adam([self.discriminator], train_cfg.d_lr)
+
+    def _prior(self, like: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        return self.decoder.noise(like.shape[0], like.shape[1], generator=rng, device=self.device)
+
+    def step(self, next_batch: Callable[[], torch.Tensor], rng: torch.Generator) -> dict[str, torch.Tensor]:
+        w = self.cfg.vaegan
+        real, d_loss, gp, real_out, fake_out, d_norm = self._discriminator_steps(
+            self.discriminator, self.d_opt, next_batch, lambda real: self.decoder(self._prior(real, rng)), rng)
+
+        self.discriminator.requires_grad_(False)
+        mean, log_var = self.encoder(real)
+        eps = torch.randn(mean.shape, generator=rng, device=self.device)
+        recon = F.mse_loss(self.decoder(mean + torch.exp(0.5 * log_var) * eps), real)
+        kl = (-0.5 * (1 + log_var - mean.pow(2) - log_var.exp())).sum(-1).mean()
+        fake_g = self.decoder(self._prior(real, rng))
+        adv = self._generator_adversarial_loss(self.discriminator(fake_g))
+        g_loss = w.reconstruction_weight * recon + w.kl_weight * kl + w.adversarial_weight * adv
+        if self.cfg.moment_weight:
+            g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
+        self.vae_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_norm = _grad_norm(self.decoder, self.cfg.grad_clip)
+        self.vae_opt.step()
+        self.discriminator.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update_parameters(self.decoder)
+        d_real, d_fake = self._outputs(real_out, fake_out)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "d_real": d_real.detach(), "d_fake": d_fake.detach(),
+                "gp": gp.detach(), "g_grad_norm": g_norm.detach(), "d_grad_norm": d_norm.detach(),
+                "recon_loss": recon.detach(), "kl_loss": kl.detach()}
+
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        return self.ema.module if self.ema is not None else self.decoder
+
+    def _parts(self) -> dict:
+        return {"encoder": self.encoder, "decoder": self.decoder, "discriminator": self.discriminator,
+                "vae_optimizer": self.vae_opt, "d_optimizer": self.d_opt, "decoder_ema": self.ema}
