@@ -124,3 +124,11 @@ def test_timegan_phases_are_logged_separately_in_mlflow(workdir):
     assert steps["ae_loss"] == [5, 10, 25, 30, 35, 40]  # autoencoder phase, and the joint phase's reconstruction
     assert steps["sup_loss"] == [15, 20, 25, 30, 35, 40] and steps["d_loss"] == [25, 30, 35, 40]
     assert client.get_run(run_id).data.params["model.kind"] == "timegan"
+
+
+def test_timegan_stopped_before_the_joint_phase_ships_its_trained_networks(workdir):
+    write_params(workdir / "params.yaml", kind_params("timegan", train={"steps": 15}))  # ends in the supervised phase
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    shipped = load_ckpt(workdir / "models/generator.pt")["state_dict"]
+    networks = load_ckpt(workdir / "models/checkpoints/last.pt")["objective"]["networks"]
+    assert tensors_equal(shipped, {k.removeprefix("sampler."): v for k, v in networks.items() if k.startswith("sampler.")})

@@ -124,7 +124,9 @@ class TimeGanObjective(AdversarialObjective):
 
     @property
     def sampling_generator(self) -> torch.nn.Module:
-        return self.ema.module if self.ema is not None else self.nets.sampler
+        # the average starts at the joint phase: before it (a run shorter than phases 1 and 2) ship the sampler as is
+        averaged = self.ema is not None and int(self.ema.n_averaged) > 0
+        return self.ema.module if averaged else self.nets.sampler
 
     def _parts(self) -> dict:
         return {"networks": self.nets, "ae_optimizer": self.ae_opt, "sup_optimizer": self.sup_opt, "g_optimizer": self.g_opt,
