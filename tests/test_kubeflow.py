@@ -3,7 +3,6 @@ sources, real local runs with kfp.local, and submission to a KFP API server on 1
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time

@@ -3,6 +3,8 @@ checkpoint round trips and resume, sampling in original units, both adversarial 
 
 from __future__ import annotations
 
+import io
+import json
 import math
 
 import mlflow
@@ -93,7 +95,7 @@ def test_kind_is_deterministic_and_resumes_to_the_same_weights(workdir, kind):
     code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
     assert code == 0 and "resuming from step 15" in err, err
     assert tensors_equal(load_ckpt(workdir / "models/checkpoints/last.pt")["objective"], torch.load(
-        __import__("io").BytesIO(first["models/checkpoints/last.pt"]), weights_only=True)["objective"])
+        io.BytesIO(first["models/checkpoints/last.pt"]), weights_only=True)["objective"])
     def losses(rows):  # timings differ between runs; every loss must not
         return [{k: v for k, v in r.items() if k not in ("elapsed_s", "steps_per_s")} for r in rows]
 
@@ -118,7 +120,7 @@ def test_timegan_phases_are_logged_separately_in_mlflow(workdir):
     write_params(workdir / "params.yaml", kind_params("timegan"))
     code, err = run("train", cwd=workdir)
     assert code == 0, err
-    run_id = __import__("json").loads((workdir / "models/mlflow_run.json").read_text())["run_id"]
+    run_id = json.loads((workdir / "models/mlflow_run.json").read_text())["run_id"]
     client = mlflow.MlflowClient()
     steps = {name: [m.step for m in client.get_metric_history(run_id, f"train/{name}")] for name in ("ae_loss", "sup_loss", "d_loss", "phase")}
     assert steps["ae_loss"] == [5, 10, 25, 30, 35, 40]  # autoencoder phase, and the joint phase's reconstruction

@@ -5,7 +5,6 @@ The record returned says exactly which data was used (resolved commit, content h
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -13,14 +12,7 @@ from rgan.atomic import atomic_path
 from rgan.config import DataSource
 from rgan.errors import RganError
 from rgan.tracking.connection import redact
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from rgan.tracking.lineage import dvc_md5  # the md5 `dvc add` records
 
 
 def _from_dvc(repo: str, rev: str | None, path: str, dest: Path) -> dict:
@@ -38,7 +30,7 @@ def _from_dvc(repo: str, rev: str | None, path: str, dest: Path) -> dict:
         raise RganError(f"cannot fetch {path} from DVC repository {redact(repo)} at {rev or 'its default branch'}: {exc}") from None
     finally:
         fs.close()
-    return {"kind": "dvc", "repo": redact(repo), "rev": rev or "", "commit": commit, "path": path, "md5": info.get("md5") or _md5(dest)}
+    return {"kind": "dvc", "repo": redact(repo), "rev": rev or "", "commit": commit, "path": path, "md5": info.get("md5") or dvc_md5(dest)}
 
 
 def _from_uri(uri: str, dest: Path) -> dict:
@@ -51,7 +43,7 @@ def _from_uri(uri: str, dest: Path) -> dict:
         raise RganError(f"data file not found: {redact(uri)}") from None
     except Exception as exc:  # unknown protocol, driver not installed, no credentials, network: each store its own type
         raise RganError(f"cannot read {redact(uri)}: {exc or type(exc).__name__}") from None
-    return {"kind": "uri", "uri": redact(uri), "md5": _md5(dest)}
+    return {"kind": "uri", "uri": redact(uri), "md5": dvc_md5(dest)}
 
 
 def fetch(source: DataSource, data_path: str, dest_dir: str | Path) -> tuple[Path, dict]:
