@@ -1,5 +1,6 @@
 """The bench scripts run and print their figures (at tiny sizes; the real figures come from running them by hand)."""
 
+import json
 import subprocess
 import sys
 
@@ -24,15 +25,20 @@ def test_train_speed_prints_steps_per_second(tmp_path):
 
 
 def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
-    """Every kind through the whole script on tiny sines (the real run: by hand, hours); Stocks skipped with a
-    message when its CSV is missing."""
+    """Every kind through the whole script on tiny sines, two at a time (the real run: by hand, hours); Stocks
+    skipped with a message when its CSV is missing; rows measured earlier (here a Stocks row) are kept."""
     out = tmp_path / "table.md"
+    earlier = {"dataset": "stocks", "kind": "rgan", "steps": 123, "wall_s": 60.0, "repeats": 2, "budget_min": 1.0, "threads": 2,
+               "measured": "2026-01-02", "scores": {k: {"mean": 0.25, "std": 0.01} for k in ("discriminative", "predictive", "predictive_real")}}
+    out.with_suffix(".json").write_text(json.dumps([earlier]))
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.15", "--datasets", "sines", "stocks",
-         "--stocks", str(tmp_path / "no-such.csv"), "--out", str(out)], env=cli_env(), capture_output=True, text=True, timeout=1200)
+        [sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.15", "--jobs", "2", "--datasets", "sines",
+         "stocks", "--stocks", str(tmp_path / "no-such.csv"), "--out", str(out)], check=False, env=cli_env(), capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     for kind in ("rgan", "timegan", "vaegan"):
         assert f"| Sines | {kind} (ours, 1 repeats) |" in text
+    assert "| Stocks | rgan (ours, 2 repeats) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
+    assert len(json.loads(out.with_suffix(".json").read_text())) == 4
     assert "| Sines | TimeGAN (paper) | .011 ± .008 | .093 ± .019 |" in text and "NeurIPS 2019" in text
     assert "Skipped: stocks:" in text and "no-such.csv not found" in proc.stderr
