@@ -29,7 +29,7 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     skipped with a message when its CSV is missing; rows measured earlier (here a Stocks row) are kept."""
     out = tmp_path / "table.md"
     earlier = {"dataset": "stocks", "kind": "rgan", "steps": 123, "wall_s": 60.0, "repeats": 2, "budget_min": 1.0, "threads": 2,
-               "measured": "2026-01-02", "scores": {k: {"mean": 0.25, "std": 0.01} for k in ("discriminative", "predictive", "predictive_real")}}
+               "measured": "2026-01-02", "target_range": 1.0, "scores": {k: {"mean": 0.25, "std": 0.01} for k in ("discriminative", "predictive", "predictive_real")}}
     out.with_suffix(".json").write_text(json.dumps([earlier]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.15", "--jobs", "2", "--datasets", "sines",
@@ -40,5 +40,7 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
         assert f"| Sines | {kind} (ours, 1 repeats) |" in text
     assert "| Stocks | rgan (ours, 2 repeats) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
     assert len(json.loads(out.with_suffix(".json").read_text())) == 4
-    assert "| Sines | TimeGAN (paper) | .011 ± .008 | .093 ± .019 |" in text and "NeurIPS 2019" in text
+    assert "| Sines | TimeGAN (paper) | .011 ± .008 | | | .093 ± .019 |" in text and "NeurIPS 2019" in text
+    sines = [r for r in json.loads(out.with_suffix(".json").read_text()) if r["dataset"] == "sines"]
+    assert all(0.45 < r["target_range"] <= 0.5 for r in sines)  # the paper's sines lie in [0.5, 1]
     assert "Skipped: stocks:" in text and "no-such.csv not found" in proc.stderr
