@@ -37,6 +37,8 @@ import yaml
 from rgan.atomic import atomic_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ["sines", "stocks"]
+KINDS = ["rgan", "timegan", "vaegan"]
 STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
 PAPER = [  # as published: discriminative and predictive score, mean ± std
     ("Sines", "TimeGAN (paper)", ".011 ± .008", ".093 ± .019"),
@@ -144,8 +146,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "| dataset | model | discriminative (lower is better) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | budget | training | threads | steps | measured |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    order = {"sines": 0, "stocks": 1}, {"rgan": 0, "timegan": 1, "vaegan": 2}
-    for r in sorted(rows, key=lambda r: (order[0].get(r["dataset"], 9), order[1].get(r["kind"], 9))):
+    for r in sorted(rows, key=lambda r: (DATASETS.index(r["dataset"]), KINDS.index(r["kind"]))):
         s = r["scores"]
         lines.append(f"| {r['dataset'].capitalize()} | {r['kind']} (ours, {r['repeats']} repeats) | {fmt(s['discriminative'])} | "
                      f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {fmt(s['predictive'], paper_units(r))} | "
@@ -160,8 +161,8 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-min", type=float, default=30.0, help="training wall time per model and dataset")
-    parser.add_argument("--kinds", nargs="+", default=["rgan", "timegan", "vaegan"])
-    parser.add_argument("--datasets", nargs="+", default=["sines", "stocks"])
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS)
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=DATASETS)
     parser.add_argument("--jobs", type=int, default=1, help="models trained at once, each on cores / jobs threads")
     parser.add_argument("--repeats", type=int, help="evaluation repeats (default: the config's)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "timegan_table.md"))
