@@ -254,7 +254,9 @@ def test_sample_by_alias_in_a_fresh_process_matches_the_file(at, tmp_path):
 
 
 def test_evaluate_refuses_a_run_from_another_tracking_store(at, monkeypatch, tmp_path):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    MlflowClient(other).search_experiments()  # a real, other store (a missing one is refused earlier, for that)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", other)
     code, err = run("evaluate", "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "plots"), cwd=at)
     assert code != 0 and "tracking URI is now" in err
     assert not (tmp_path / "eval.json").exists()
