@@ -11,7 +11,7 @@ from rgan.training import losses
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_shapes(cell, bidirectional):
-    cfg = ModelConfig(cell=cell, hidden=8, layers=2, z_dim=3, bidirectional_discriminator=bidirectional)
+    cfg = ModelConfig(cell=cell, hidden=8, layers=2, z_dim=3, z_global_dim=0, bidirectional_discriminator=bidirectional)
     gen, disc = build_models(cfg, dim=5)
     z = gen.noise(4, 24)
     assert z.shape == (4, 24, 3)

@@ -30,7 +30,7 @@ def prepare_user_data(tmp_path, frame, name="data.csv", **data):
         frame.to_parquet(path, index=False)
     elif frame is not None:
         frame.to_csv(path, index=False)
-    cfg = {"path": name, "time_column": "time", "seq_len": 24, "split": "time", **data}
+    cfg = {"path": name, "time_column": "time", "sequence_column": None, "seq_len": 24, "split": "time", **data}
     write_params(tmp_path / "params.yaml", {"data": cfg})
     return run("prepare", "--out", "prepared", cwd=tmp_path)
 
@@ -102,7 +102,7 @@ def _nan():
         (_nan(), {}, "column 'temp' has 1 missing values (first at row 8)"),
         (_text_in_column(), {"columns": ["load", "temp"]}, "column 'load' is not numeric: row 42 holds 'n/a?'"),
         (_constant(), {}, "column 'temp' is constant"),
-        (user_table(rows=20), {}, "the series has 20 rows, shorter than data.seq_len = 24"),
+        (user_table(rows=20), {}, "data file data.csv has 20 rows, fewer than data.seq_len = 24"),
         (user_table(), {"columns": ["load", "pressure"]}, "data.columns names columns that data.csv lacks: pressure"),
         (user_table(), {"time_column": "when"}, "data.time_column 'when' is not a column"),
         (user_table().iloc[:0], {}, "has a header but no rows"),

@@ -92,7 +92,7 @@ def test_interrupted_training_resumes_into_the_same_run(workdir):
     uri = os.environ["MLFLOW_TRACKING_URI"]
     write_params(workdir / "params.yaml", tiny(train={"steps": 3000, "log_every": 10, "checkpoint_every": 1000}))
     proc = subprocess.Popen([sys.executable, "-m", "rgan", "train", "--no-progress"], cwd=workdir, env=cli_env(), stderr=subprocess.PIPE, text=True)
-    live_log = workdir / "models/checkpoints/train_log.tsv"
+    live_log = workdir / "models/checkpoints/train_log.live.tsv"
     deadline = time.time() + 300
     while time.time() < deadline and (not live_log.exists() or len(live_log.read_text().splitlines()) < 3):
         time.sleep(0.05)

@@ -36,12 +36,6 @@ def cmd_prepare(args) -> None:
     from rgan.data.prepare import prepare
 
     stats = prepare(_params(args).data, args.out)
-    if stats.get("ignored_columns"):
-        print(
-            f"note: non-numeric columns left out: {', '.join(stats['ignored_columns'])} "
-            "(name them in data.columns to get an error showing the offending row)",
-            file=sys.stderr,
-        )
     w = stats["windows"]
     print(
         f"prepared {stats['rows']} rows x {len(stats['columns'])} columns: "
@@ -101,6 +95,11 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_sample(args) -> None:
+    from rgan.config import SEED_MAX
+    from rgan.errors import RganError
+
+    if not 0 <= args.seed <= SEED_MAX:
+        raise RganError(f"--seed must be 0 to {SEED_MAX} (got {args.seed})")
     from rgan.sampling import sample_to_file
 
     if args.model is not None:
@@ -323,6 +322,29 @@ def _version() -> str:
         return "unknown"
 
 
+def _environment_error(exc: BaseException) -> str | None:
+    """One line for failures that are the environment's, not bugs; None for a bug."""
+    if type(exc).__module__.split(".")[0] in ("mlflow", "requests", "urllib3", "kfp_server_api"):
+        # a tracking-server failure (refused credentials, a dead database behind the server) is the user's to fix
+        from rgan.tracking.connection import mlflow_error
+
+        return str(mlflow_error("MLflow", exc))
+    if isinstance(exc, MemoryError) or _out_of_memory(exc):
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "MemoryError"
+        return f"out of memory ({detail}): lower model.hidden, train.batch_size, data.seq_len or -n"
+    if isinstance(exc, OSError):
+        # a full disk, a read-only or vanished folder, no permission
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return None
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    # torch raises RuntimeError ("DefaultCPUAllocator: can't allocate memory") or torch.OutOfMemoryError
+    return type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc)))
+
+
 def _exit_on_sigterm(signum, frame) -> None:
     # SIGTERM (a killed job) unwinds like Ctrl-C, so atomic writers delete their temporary files.
     raise SystemExit(128 + signum)
@@ -345,14 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rgan {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:
-        # A tracking-server failure (refused credentials, a dead database behind the server) is the user's to
-        # fix, not a bug: one line, no traceback. Anything else is a bug and keeps its traceback.
-        if type(exc).__module__.split(".")[0] not in ("mlflow", "requests", "urllib3", "kfp_server_api"):
-            raise
-        from rgan.tracking.connection import mlflow_error
-
-        print(f"rgan {args.command}: error: {mlflow_error('MLflow', exc)}", file=sys.stderr)
+    except (Exception, MemoryError) as exc:
+        message = _environment_error(exc)
+        if message is None:
+            raise  # anything else is a bug and keeps its traceback
+        print(f"rgan {args.command}: error: {message}", file=sys.stderr)
         return 1
     return 0
 

@@ -22,12 +22,28 @@ from pydantic import (
 )
 
 from rgan.errors import RganError
+from rgan.notes import note
 
 DEFAULT_PARAMS = "params.yaml"
 
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+# Bounds on every size a user chooses: checked before any work, so a typo fails in a line, not in an
+# allocation error or a month-long run. Generous for real use; tighten nothing silently.
+SEED_MAX = 2**32 - 1  # numpy's and torch's seeds both take it; train derives seed + 1 for the noise
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+Width = Annotated[int, Field(ge=1, le=4096)]  # hidden sizes and noise dimensions
+Layers = Annotated[int, Field(ge=1, le=16)]
+Count = Annotated[int, Field(ge=1, le=100_000_000)]  # steps, iterations, intervals
+Batch = Annotated[int, Field(ge=1, le=65_536)]
+Weight = Annotated[float, Field(ge=0, le=1e6)]
+LearningRate = Annotated[float, Field(gt=0, le=1.0)]
+SEQ_LEN_MAX = 10_000
+# activations of one recurrent layer for one batch (batch x seq_len x hidden): above this a step needs
+# gigabytes, which is a typo far more often than a plan
+ACTIVATIONS_MAX = 2**30
 
 
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
@@ -51,24 +67,26 @@ class _Section(BaseModel):
 class SinesConfig(_Section):
     """The built-in default dataset (TimeGAN's sines): independent sequences, each feature sin(f*t + p)."""
 
-    n_sequences: PositiveInt = 10000
-    length: Annotated[int, Field(ge=2)] = 24
-    dim: PositiveInt = 5
-    seed: int = 0
+    n_sequences: Annotated[int, Field(ge=1, le=10_000_000)] = 10000
+    length: Annotated[int, Field(ge=2, le=100_000)] = 24
+    dim: Annotated[int, Field(ge=1, le=1000)] = 5
+    seed: Seed = 0
 
 
 class DataConfig(_Section):
     path: str = "data/raw/sines.parquet"
     columns: list[str] | None = Field(default=None, description="feature columns; default: all numeric")
-    time_column: str | None = None
-    sequence_column: str | None = Field(default=None, description="id column; windows never cross ids")
+    time_column: str | None = Field(default="step", description="rows are sorted by it (numbers or dates); null: file order")
+    time_format: str | None = Field(
+        default=None, description="strftime format of text dates in time_column (e.g. %d/%m/%Y); null: ISO 8601 or inferred when unambiguous")
+    sequence_column: str | None = Field(default="sequence_id", description="id column; windows never cross ids")
     missing: Literal["error", "drop", "ffill"] = "error"
-    seq_len: Annotated[int, Field(ge=2)] = 24
-    stride: PositiveInt = 1
-    split: Literal["time", "random"] = "time"
+    seq_len: Annotated[int, Field(ge=2, le=SEQ_LEN_MAX)] = 24
+    stride: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    split: Literal["time", "random"] = "random"
     val_fraction: Fraction = 0.1
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    seed: int = 0
+    seed: Seed = 0
     sines: SinesConfig = SinesConfig()
 
     @model_validator(mode="after")
@@ -77,6 +95,10 @@ class DataConfig(_Section):
             raise ValueError(
                 f"val_fraction + test_fraction must be < 1 (got {self.val_fraction} + {self.test_fraction})"
             )
+        if self.time_column is not None and self.time_column == self.sequence_column:
+            raise ValueError(f"time_column and sequence_column are both '{self.time_column}': they must differ")
+        if self.time_format is not None and "%" not in self.time_format:
+            raise ValueError(f"time_format '{self.time_format}' has no % directive (e.g. %d/%m/%Y %H:%M)")
         special = {self.time_column, self.sequence_column} - {None}
         if self.columns is not None:
             if not self.columns:
@@ -92,71 +114,71 @@ class ModelConfig(_Section):
     kind: Literal["rgan", "timegan", "vaegan"] = Field(
         default="rgan", description="rgan: recurrent GAN; timegan: embedding + supervised loss (Yoon et al. 2019); vaegan: recurrent VAE whose decoder is the generator")
     cell: Literal["rnn", "lstm", "gru"] = "lstm"
-    hidden: PositiveInt = 64
-    layers: PositiveInt = 2
-    z_dim: PositiveInt = Field(default=8, description="noise drawn afresh at every step")
-    z_global_dim: Annotated[int, Field(ge=0)] = Field(default=0, description="noise drawn once per sequence")
-    discriminator_hidden: PositiveInt | None = Field(default=None, description="default: hidden")
-    discriminator_layers: PositiveInt | None = Field(default=None, description="default: layers")
+    hidden: Width = 32
+    layers: Layers = 1
+    z_dim: Width = Field(default=1, description="noise drawn afresh at every step")
+    z_global_dim: Annotated[int, Field(ge=0, le=4096)] = Field(default=16, description="noise drawn once per sequence")
+    discriminator_hidden: Width | None = Field(default=None, description="default: hidden")
+    discriminator_layers: Layers | None = Field(default=None, description="default: layers")
     bidirectional_discriminator: bool = False
-    latent_dim: PositiveInt | None = Field(default=None, description="timegan: embedding size; vaegan: latent size per step; null = hidden")
+    latent_dim: Width | None = Field(default=None, description="timegan: embedding size; vaegan: latent size per step; null = hidden")
 
 
 class TimeGanTrainConfig(_Section):
     """TimeGAN's three phases (train.steps counts all of them) and loss weights, as in the paper's code."""
 
-    autoencoder_steps: Annotated[int, Field(ge=0)] = Field(default=1000, description="phase 1: embedder + recovery")
-    supervised_steps: Annotated[int, Field(ge=0)] = Field(default=1000, description="phase 2: next step in latent space")
-    gamma: Annotated[float, Field(ge=0)] = Field(default=1.0, description="weight of the adversarial loss on supervised latents")
-    supervised_weight: Annotated[float, Field(ge=0)] = Field(default=100.0, description="weight of sqrt(supervised loss) in the generator loss")
-    embedding_supervised_weight: Annotated[float, Field(ge=0)] = Field(default=0.1, description="weight of the supervised loss in the joint embedder update")
+    autoencoder_steps: Annotated[int, Field(ge=0, le=100_000_000)] = Field(default=1000, description="phase 1: embedder + recovery")
+    supervised_steps: Annotated[int, Field(ge=0, le=100_000_000)] = Field(default=1000, description="phase 2: next step in latent space")
+    gamma: Weight = Field(default=1.0, description="weight of the adversarial loss on supervised latents")
+    supervised_weight: Weight = Field(default=100.0, description="weight of sqrt(supervised loss) in the generator loss")
+    embedding_supervised_weight: Weight = Field(default=0.1, description="weight of the supervised loss in the joint embedder update")
 
 
 class VaeGanTrainConfig(_Section):
-    reconstruction_weight: Annotated[float, Field(ge=0)] = 1.0
-    kl_weight: Annotated[float, Field(ge=0)] = 0.01
-    adversarial_weight: Annotated[float, Field(ge=0)] = 1.0
+    reconstruction_weight: Weight = 1.0
+    kl_weight: Weight = 0.01
+    adversarial_weight: Weight = 1.0
 
 
 class TrainConfig(_Section):
-    steps: PositiveInt = 3000
-    batch_size: PositiveInt = 128
+    steps: Count = 10000
+    batch_size: Batch = 128
     loss: Literal["bce", "wgan-gp"] = "bce"
-    g_lr: PositiveFloat = 1e-3
-    d_lr: PositiveFloat = 1e-3
+    g_lr: LearningRate = 1e-3
+    d_lr: LearningRate = 1e-3
     betas: Annotated[list[Fraction], Field(min_length=2, max_length=2)] = [0.5, 0.999]
-    d_steps: PositiveInt = Field(default=1, description="discriminator (critic) steps per generator step")
-    gp_lambda: Annotated[float, Field(ge=0)] = 10.0
-    moment_weight: Annotated[float, Field(ge=0)] = Field(
-        default=0.0, description="weight of the generator's mean/std matching term (TimeGAN's moment loss)"
+    d_steps: Annotated[int, Field(ge=1, le=100)] = Field(default=1, description="discriminator (critic) steps per generator step")
+    gp_lambda: Weight = 10.0
+    moment_weight: Weight = Field(
+        default=1.0, description="weight of the generator's mean/std matching term (TimeGAN's moment loss)"
     )
-    grad_clip: PositiveFloat | None = Field(default=None, description="max gradient norm; null: no clipping")
+    grad_clip: Annotated[float, Field(gt=0, le=1e6)] | None = Field(default=None, description="max gradient norm; null: no clipping")
     ema_decay: Annotated[float, Field(gt=0, lt=1)] | None = Field(
-        default=None, description="ship an exponential moving average of generator weights; null: the last weights"
+        default=0.999, description="ship an exponential moving average of generator weights; null: the last weights"
     )
-    seed: int = 0
+    seed: Seed = 0
     device: Device = "auto"
-    threads: PositiveInt | None = Field(default=None, description="torch CPU threads; null: torch's default")
-    log_every: PositiveInt = 10
-    checkpoint_every: PositiveInt = 500
+    threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="torch CPU threads; null: torch's default")
+    log_every: Count = 20
+    checkpoint_every: Count = 1000
     timegan: TimeGanTrainConfig = TimeGanTrainConfig()
     vaegan: VaeGanTrainConfig = VaeGanTrainConfig()
 
 
 class EvaluateConfig(_Section):
-    repeats: PositiveInt = 3
-    discriminative_iterations: PositiveInt = 2000
-    predictive_iterations: PositiveInt = 5000
-    batch_size: PositiveInt = 128
-    max_windows: PositiveInt = Field(default=5000, description="cap on real test windows (and as many synthetic)")
-    acf_lags: PositiveInt = 10
+    repeats: Annotated[int, Field(ge=1, le=100)] = 3
+    discriminative_iterations: Count = 2000
+    predictive_iterations: Count = 5000
+    batch_size: Batch = 128
+    max_windows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(default=5000, description="cap on real test windows (and as many synthetic)")
+    acf_lags: Annotated[int, Field(ge=1, le=SEQ_LEN_MAX)] = 10
     memorization_threshold: PositiveFloat = Field(
         default=0.5, description="synthetic-to-train / test-to-train nearest-neighbour distance ratio must exceed this"
     )
-    plot_samples: Annotated[int, Field(ge=10)] = 1000
-    seed: int = 0
+    plot_samples: Annotated[int, Field(ge=10, le=100_000)] = 1000
+    seed: Seed = 0
     device: Device = "auto"
-    workers: PositiveInt | None = Field(default=None, description="parallel processes for post-hoc models on CPU; null: one per core")
+    workers: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="parallel processes for post-hoc models on CPU; null: one per core")
 
 
 # Scores `evaluate` writes; the registry ranks and gates versions by them.
@@ -171,8 +193,8 @@ class MlflowConfig(_Section):
 
     experiment: Annotated[str, Field(min_length=1)] = "rgan"
     dataset: str | None = Field(default=None, description="dataset name on runs and versions; null: data.path's file name")
-    request_timeout_s: PositiveFloat = Field(default=10.0, description="per HTTP request to a tracking server")
-    request_retries: Annotated[int, Field(ge=0)] = Field(default=2, description="retries of a failed HTTP request")
+    request_timeout_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=10.0, description="per HTTP request to a tracking server")
+    request_retries: Annotated[int, Field(ge=0, le=100)] = Field(default=2, description="retries of a failed HTTP request")
 
 
 class Bounds(_Section):
@@ -284,10 +306,14 @@ def _check_sweep(configurations: list[dict]) -> list[dict]:
 
 class SweepConfig(_Section):
     configurations: Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_check_sweep)] = Field(
-        default_factory=lambda: [{"model": {"cell": "lstm"}}, {"model": {"cell": "gru"}}],
+        default_factory=lambda: [
+            {"model": {"cell": "lstm", "hidden": 32}},
+            {"model": {"cell": "gru", "hidden": 32}},
+            {"model": {"cell": "lstm", "hidden": 64, "layers": 2}},
+        ],
         description="each one overrides model/train settings of params.yaml",
     )
-    parallelism: PositiveInt = Field(default=2, description="configurations trained at once")
+    parallelism: Annotated[int, Field(ge=1, le=1000)] = Field(default=2, description="configurations trained at once")
 
 
 class KubeflowConfig(_Section):
@@ -301,7 +327,9 @@ class KubeflowConfig(_Section):
     resources: Annotated[dict[PipelineStep, StepResources], BeforeValidator(_fill_resources)] = Field(
         default_factory=lambda: _fill_resources({}), validate_default=True, description="per step: cpu, memory, gpu, accelerator")
     gpu_node_selector: dict[str, str] = Field(default_factory=dict, description="labels GPU nodes must carry")
-    gpu_tolerations: list[Toleration] = Field(default_factory=list, description="taints of GPU node pools to tolerate")
+    gpu_tolerations: list[Toleration] = Field(
+        default_factory=lambda: [Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")],
+        description="taints of GPU node pools to tolerate (GPU node pools are usually tainted)")
     source: DataSource = DataSource()
     sweep: SweepConfig = SweepConfig()
 
@@ -328,6 +356,17 @@ class Params(_Section):
                     raise ValueError(f"kubeflow.sweep.configurations[{i}].{section}: {problems}") from None
         return self
 
+    @model_validator(mode="after")
+    def _batches_fit_in_memory(self) -> "Params":
+        widest = max(self.model.hidden, self.model.discriminator_hidden or 0, self.model.latent_dim or 0)
+        activations = self.train.batch_size * self.data.seq_len * widest
+        if activations > ACTIVATIONS_MAX:
+            raise ValueError(
+                f"train.batch_size {self.train.batch_size} x data.seq_len {self.data.seq_len} x hidden {widest} = "
+                f"{activations:,} activations per recurrent layer and batch, above the {ACTIVATIONS_MAX:,} allowed: lower one of them"
+            )
+        return self
+
     def with_overrides(self, overrides: dict[str, dict]) -> "Params":
         """These params with some sections' settings replaced (a sweep configuration), validated again."""
         raw = self.model_dump()
@@ -336,8 +375,27 @@ class Params(_Section):
         return parse_params(raw, "overrides")
 
 
+SECTIONS: tuple[str, ...] = tuple(Params.model_fields)
+
+
 class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML follows YAML 1.1, where `1e-3` is a string; DVC (YAML 1.2) reads it as a float. Agree with DVC."""
+    """PyYAML follows YAML 1.1, where `1e-3` is a string; DVC (YAML 1.2) reads it as a float. Agree with DVC.
+    A key given twice in one mapping is an error (PyYAML would keep the last value silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key; PyYAML reports it below
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice (lines {first} and {key_node.start_mark.line + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 # Only numbers with an exponent and no dot (1e-3, 2E+5): PyYAML already reads every other float form.
@@ -347,7 +405,20 @@ _Yaml12Loader.add_implicit_resolver(
 
 
 def read_yaml(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=_Yaml12Loader)
+    """A YAML file read strictly: UTF-8 text, YAML 1.2 numbers, no duplicate keys; errors as one RganError line."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RganError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_Yaml12Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RganError(f"{path}: not valid YAML: {where}{problem}") from None
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -359,6 +430,11 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _describe(error: dict, source: str) -> str:
     loc = error["loc"]
     key = ".".join(str(p) for p in loc)
@@ -366,7 +442,7 @@ def _describe(error: dict, source: str) -> str:
         allowed = ", ".join(_allowed_keys(Params, loc))
         return f"{source}: unknown key '{key}' (allowed here: {allowed})"
     given = error.get("input")
-    shown = "" if isinstance(given, dict) else f" (got {given!r})"
+    shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
     msg = error["msg"].removeprefix("Value error, ")
     if not key:  # a check across sections names its keys itself
         return f"{source}: {msg}"
@@ -377,11 +453,13 @@ def parse_params(raw: Any, source: str = DEFAULT_PARAMS) -> Params:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise RganError(f"{source}: expected a mapping of sections (data, model, train, evaluate, mlflow, registry, kubeflow), got {type(raw).__name__}")
+        raise RganError(f"{source}: expected a mapping of sections ({', '.join(SECTIONS)}), got {type(raw).__name__}")
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
         lines = [_describe(e, source) for e in exc.errors()]
+        if len(lines) == 1:
+            raise RganError(f"invalid params: {lines[0]}") from None
         raise RganError("invalid params:\n  " + "\n  ".join(lines)) from None
 
 
@@ -389,8 +467,12 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     path = Path(path)
     if not path.is_file():
         raise RganError(f"params file not found: {path}")
-    try:
-        raw = read_yaml(path)
-    except yaml.YAMLError as exc:
-        raise RganError(f"{path}: not valid YAML: {exc}") from None
-    return parse_params(raw, str(path))
+    raw = read_yaml(path)
+    params = parse_params(raw, str(path))
+    # Defaults are the shipped params.yaml's values, so an omitted section is the documented one: say so.
+    omitted = [name for name in SECTIONS if not isinstance(raw, dict) or name not in raw]
+    if len(omitted) == len(SECTIONS):
+        note(f"{path} sets nothing: every setting is its documented default (see `rgan params`)")
+    elif omitted:
+        note(f"{path} has no {', '.join(omitted)} section{'s' if len(omitted) > 1 else ''}: documented defaults used")
+    return params

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from rgan.config import DataConfig
 from rgan.errors import RganError
+from rgan.notes import note, plain
 
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -33,15 +36,48 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise RganError(f"data file {path}: unsupported format '{path.suffix}' (allowed: {', '.join(READERS)})")
     if path.stat().st_size == 0:
         raise RganError(f"data file {path} is empty")
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        header = _header(path, kind, sep)
+    except Exception as exc:  # a damaged Parquet footer, a binary file named .csv
+        raise RganError(f"data file {path} could not be read as {kind}: {_first_line(exc)}") from None
+    _check_unique(header, path)
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
-        sep = "\t" if path.suffix.lower() == ".tsv" else ","
         return pd.read_csv(path, sep=sep, engine="pyarrow")
     except pd.errors.EmptyDataError:
         raise RganError(f"data file {path} is empty") from None
     except Exception as exc:  # pyarrow/pandas parse errors carry their own detail
-        raise RganError(f"data file {path} could not be read as {kind}: {exc}") from None
+        raise RganError(f"data file {path} could not be read as {kind}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _header(path: Path, kind: str, sep: str) -> list[str]:
+    """Column names as the file has them: pandas would rename a repeated `a` to `a.1` and carry on."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    import csv
+
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        return next(csv.reader(f, delimiter=sep), [])
+
+
+def _check_unique(header: list[str], path: Path) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise RganError(
+                f"data file {path}: column name '{name}' appears twice (columns {seen[name]} and {position}); "
+                "rename one of them"
+            )
+        seen[name] = position
 
 
 def _first_bad_row(series: pd.Series) -> tuple[int, object]:
@@ -60,6 +96,11 @@ def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path, report:
         chosen = [c for c in frame.columns if c not in special and pd.api.types.is_numeric_dtype(frame[c])]
         # A numeric column with one stray text cell reads as text: say which columns were left out.
         report["ignored_columns"] = [str(c) for c in frame.columns if c not in special and c not in chosen]
+        if report["ignored_columns"]:
+            note(
+                f"non-numeric columns left out: {', '.join(report['ignored_columns'])} "
+                "(name them in data.columns to get an error showing the offending row)"
+            )
         if not chosen:
             raise RganError(f"{source} has no numeric columns to model (columns: {', '.join(map(str, frame.columns))})")
         return [str(c) for c in chosen]
@@ -73,20 +114,97 @@ def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path, report:
         if pd.api.types.is_bool_dtype(frame[col]) or not pd.api.types.is_numeric_dtype(frame[col]):
             row, value = _first_bad_row(frame[col])
             raise RganError(
-                f"column '{col}' is not numeric: row {row + 1} holds {value!r} (data.columns must be numeric)"
+                f"column '{col}' is not numeric: row {row + 1} holds {plain(value)} (data.columns must be numeric)"
             )
     return list(cfg.columns)
+
+
+def _no_missing(series: pd.Series, setting: str) -> None:
+    absent = series.isna().to_numpy()
+    if absent.any():
+        raise RganError(f"{setting} '{series.name}' is empty in row {int(np.argmax(absent)) + 1}: every row needs a value there")
+
+
+def _parse_dates(text: pd.Series, fmt: str) -> pd.Series:
+    if fmt == "ISO8601":
+        return pd.to_datetime(text, format="ISO8601", errors="coerce")
+    return pd.to_datetime(text, format=fmt, errors="coerce")
+
+
+def _first_unparsed(text: pd.Series, parsed: pd.Series) -> tuple[int, str]:
+    row = int(np.argmax(parsed.isna().to_numpy()))
+    return row + 1, str(text.iloc[row])
+
+
+def parse_time(series: pd.Series, time_format: str | None) -> pd.Series:
+    """The time column as numbers or datetimes, never as text (text sorts 31/01 after 01/02).
+
+    Numbers and real datetime columns are taken as they are. Text is parsed with `time_format` when set;
+    else as ISO 8601, else with the format guessed from the first value, day first and month first: when both
+    read every row but disagree, the column is ambiguous and the user must set data.time_format.
+    """
+    column = series.name
+    _no_missing(series, "data.time_column")
+    if pd.api.types.is_bool_dtype(series):
+        raise RganError(f"data.time_column '{column}' holds true/false values, not times")
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+        return series
+    text = series.astype(str).str.strip()
+    if time_format is not None:
+        parsed = _parse_dates(text, time_format)
+        if parsed.isna().any():
+            row, value = _first_unparsed(text, parsed)
+            raise RganError(
+                f"data.time_column '{column}': row {row} holds '{value}', which does not match data.time_format '{time_format}'"
+            )
+        return parsed
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().all():
+        return numbers
+    iso = _parse_dates(text, "ISO8601")
+    if iso.notna().all():
+        return iso
+    from pandas.tseries.api import guess_datetime_format
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        guesses = dict.fromkeys(f for f in (guess_datetime_format(text.iloc[0], dayfirst=d) for d in (False, True)) if f)
+    attempts = {fmt: _parse_dates(text, fmt) for fmt in guesses}
+    readable = {fmt: parsed for fmt, parsed in attempts.items() if parsed.notna().all()}
+    if not readable:
+        best = max(attempts.values(), key=lambda p: int(p.notna().sum()), default=iso)
+        row, value = _first_unparsed(text, best if best.notna().any() else iso)
+        raise RganError(
+            f"data.time_column '{column}': row {row} holds '{value}', which is neither a number nor a date "
+            "(ISO 8601 such as 2024-01-31 is read as it is; set data.time_format for other date formats)"
+        )
+    if len(readable) > 1:
+        (fmt_a, a), (fmt_b, b) = list(readable.items())[:2]
+        differs = (a != b).to_numpy()
+        if differs.any():
+            row = int(np.argmax(differs))
+            raise RganError(
+                f"data.time_column '{column}' is ambiguous: row {row + 1} '{text.iloc[row]}' reads as "
+                f"{a.iloc[row]:%Y-%m-%d} with {fmt_a} and as {b.iloc[row]:%Y-%m-%d} with {fmt_b}: "
+                f"set data.time_format to the right one"
+            )
+    fmt, parsed = next(iter(readable.items()))
+    note(f"data.time_column '{column}' read as dates in the format {fmt} (inferred; set data.time_format to state it)")
+    return parsed
 
 
 def _sort(frame: pd.DataFrame, cfg: DataConfig) -> pd.DataFrame:
     keys = [c for c in (cfg.sequence_column, cfg.time_column) if c is not None]
     if not keys:
         return frame
-    if cfg.time_column is not None and frame[cfg.time_column].dtype == object:
-        try:
-            frame = frame.assign(**{cfg.time_column: pd.to_datetime(frame[cfg.time_column])})
-        except (ValueError, TypeError) as exc:
-            raise RganError(f"data.time_column '{cfg.time_column}' is neither numeric nor dates: {exc}") from None
+    if cfg.sequence_column is not None:
+        _no_missing(frame[cfg.sequence_column], "data.sequence_column")
+    if cfg.time_column is not None:
+        frame = frame.assign(**{cfg.time_column: parse_time(frame[cfg.time_column], cfg.time_format)})
+        repeated = int(frame.duplicated(subset=keys).sum())
+        if repeated:
+            within = " within a sequence" if cfg.sequence_column is not None else ""
+            note(f"{repeated} rows repeat an earlier row's time{within} in data.time_column '{cfg.time_column}'; kept in file order")
     return frame.sort_values(keys, kind="stable")
 
 
@@ -113,6 +231,9 @@ def _handle_missing(frame: pd.DataFrame, columns: list[str], cfg: DataConfig, re
     # drop, and leading gaps that ffill cannot fill
     keep = frame[columns].notna().all(axis=1)
     report["rows_dropped_missing"] = int((~keep).sum())
+    if report["rows_dropped_missing"]:
+        how = "data.missing: drop" if cfg.missing == "drop" else "data.missing: ffill, gaps at the start of a sequence"
+        note(f"{report['rows_dropped_missing']} of {len(frame)} rows dropped for missing values ({how})")
     return frame[keep]
 
 
@@ -128,11 +249,14 @@ def load_table(cfg: DataConfig) -> Table:
     values = frame[columns].to_numpy(dtype=np.float64)
     if len(values) == 0:
         raise RganError(f"data file {source}: no rows left after dropping missing values")
+    if len(values) < cfg.seq_len:
+        rows = f"{len(values)} row{'s' if len(values) != 1 else ''}"
+        raise RganError(f"data file {source} has {rows}, fewer than data.seq_len = {cfg.seq_len}: no window fits")
     span = values.max(axis=0) - values.min(axis=0)
     constant = [c for c, s in zip(columns, span) if s == 0]
     if constant:
         raise RganError(
-            f"column '{constant[0]}' is constant ({values[0, columns.index(constant[0])]!r} in every row): "
+            f"column '{constant[0]}' is constant ({plain(values[0, columns.index(constant[0])])} in every row): "
             "it carries no signal; leave it out of data.columns"
         )
 

@@ -13,6 +13,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from rgan.config import DataConfig
 from rgan.errors import RganError
+from rgan.notes import note
 
 SPLITS = ("train", "val", "test")
 
@@ -49,6 +50,12 @@ def split_windows(lengths: np.ndarray, cfg: DataConfig) -> Splits:
         longest = int(lengths.max()) if len(lengths) else 0
         what = "the series has" if len(lengths) == 1 else f"the longest of {len(lengths)} sequences has"
         raise RganError(f"{what} {longest} rows, shorter than data.seq_len = {cfg.seq_len}: no window fits")
+    short = lengths < cfg.seq_len
+    if short.any():
+        note(
+            f"{int(short.sum())} of {len(lengths)} sequences ({int(lengths[short].sum())} rows) are shorter than "
+            f"data.seq_len = {cfg.seq_len} and give no window: left out"
+        )
     if cfg.split == "random":
         splits = _random_split(starts, cfg)
     else:

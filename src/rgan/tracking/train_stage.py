@@ -95,11 +95,18 @@ def tracked_train(
     progress: bool | None = None, extra_tags: dict[str, str] | None = None,
 ) -> dict:
     """Train with an MLflow run around it. extra_tags: more lineage (the cluster pipeline's data source)."""
+    from rgan.training.trainer import output_lock
+
+    run_file = Path(run_file)
+    with output_lock(paths, extra_outputs=(run_file,)):
+        return _tracked_train(params, prepared_dir, paths, run_file, resume, progress, extra_tags)
+
+
+def _tracked_train(params: Params, prepared_dir, paths: TrainPaths, run_file: Path, resume: bool, progress, extra_tags) -> dict:
     from rgan.data.prepare import load_prepared
     from rgan.device import resolve_device
     from rgan.training.trainer import train
 
-    run_file = Path(run_file)
     run_file.unlink(missing_ok=True)  # a run file must never outlive the generator it describes
     load_prepared(prepared_dir)  # a clear error for missing or damaged data before anything else
     client = connect(params.mlflow)  # fails in seconds, before any training, when the server is unreachable
@@ -117,7 +124,7 @@ def tracked_train(
 
     live = LiveMetrics(client, record.run_id, after_step=logged_up_to)
     try:
-        summary = train(params, prepared_dir, paths, resume=resume, progress=progress, on_log=live)
+        summary = train(params, prepared_dir, paths, resume=resume, progress=progress, on_log=live, lock=False)
     except BaseException as exc:
         live.flush()
         interrupted = isinstance(exc, (TrainingInterrupted, KeyboardInterrupt, SystemExit))
@@ -137,6 +144,13 @@ def tracked_train(
 
 def log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepared_dir: str | Path | None = None) -> RunRecord:
     """`rgan log`: log a finished training's files, into its run when that run exists at this server."""
+    from rgan.training.trainer import output_lock
+
+    with output_lock(paths, extra_outputs=(Path(run_file),)):
+        return _log_training(params, paths, run_file, prepared_dir)
+
+
+def _log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepared_dir: str | Path | None) -> RunRecord:
     from rgan.training import checkpoint
 
     Path(run_file).unlink(missing_ok=True)

@@ -6,7 +6,9 @@ every checkpoint, so a resumed run repeats exactly the computation of an uninter
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import math
 import shutil
 import signal
 import sys
@@ -20,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 import rgan
-from rgan.atomic import atomic_path, write_json
+from rgan.atomic import atomic_path, remove_stale_temps, write_json
 from rgan.config import Params
 from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
@@ -30,7 +32,11 @@ from rgan.training.objective import AdversarialObjective, build_objective
 
 LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]
 CHECKPOINT_NAME = "last.pt"
+# The log as of the last checkpoint (what --resume continues), and the one being written now: a run that
+# fails before its first checkpoint leaves the previous run's log and checkpoint together, untouched.
 LIVE_LOG_NAME = "train_log.tsv"
+WORKING_LOG_NAME = "train_log.live.tsv"
+LOCK_NAME = ".train.lock"
 # Settings a resumed run may change without invalidating the checkpoint. Not the device: the noise RNG
 # state belongs to one device type.
 RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads"}
@@ -91,13 +97,14 @@ class _BatchSampler:
 
 
 class _LiveLog:
-    """TSV of logged steps beside the checkpoint; on resume, rows after the checkpoint's step are dropped."""
+    """TSV of logged steps, written at `path` and published to `published` with every checkpoint.
+    On resume, the published rows up to the checkpoint's step are kept and the rest dropped."""
 
-    def __init__(self, path: Path, resume_step: int, columns: list[str] = LOG_COLUMNS):
-        self.path = path
+    def __init__(self, path: Path, published: Path, resume_step: int, columns: list[str] = LOG_COLUMNS):
+        self.path, self.published = path, published
         kept: list[dict] = []
-        if resume_step > 0 and path.is_file():
-            with path.open(newline="") as f:
+        if resume_step > 0 and published.is_file():
+            with published.open(newline="") as f:
                 kept = [row for row in csv.DictReader(f, delimiter="\t") if int(row["step"]) <= resume_step]
         self.elapsed = float(kept[-1]["elapsed_s"]) if kept else 0.0
         self.last_step = int(kept[-1]["step"]) if kept else resume_step
@@ -114,8 +121,51 @@ class _LiveLog:
         self.last_step = row["step"]
         self.elapsed = row["elapsed_s"]
 
+    def publish(self) -> None:
+        with atomic_path(self.published) as tmp:
+            shutil.copyfile(self.path, tmp)
+
     def close(self) -> None:
         self._file.close()
+
+
+@contextlib.contextmanager
+def output_lock(paths: TrainPaths, extra_outputs: tuple[Path, ...] = ()):
+    """One training at a time per output folder: a second `rgan train` (or `rgan log`) on the same paths
+    refuses at once instead of silently replacing the first one's outputs. Under the lock, temporary files
+    left by a killed run are removed."""
+    from filelock import FileLock, Timeout
+
+    paths.checkpoints.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(paths.checkpoints / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RganError(
+            f"another rgan train or log is writing to {paths.checkpoints} right now: wait for it to finish, "
+            "or give this one other output paths"
+        ) from None
+    try:
+        outputs = (paths.generator, paths.log, paths.metrics, paths.checkpoints / CHECKPOINT_NAME,
+                   paths.checkpoints / LIVE_LOG_NAME, *extra_outputs)
+        for target in outputs:
+            remove_stale_temps(target)
+        yield
+    finally:
+        lock.release()
+
+
+def _check_finite(row: dict, step: int) -> None:
+    # NaN marks a value that does not apply (TimeGAN's phases log some losses only): a run has diverged when
+    # a value is infinite, or when no value is finite any more (NaN weights make every loss NaN).
+    values = {k: v for k, v in row.items() if isinstance(v, float)}
+    bad = [k for k, v in values.items() if math.isinf(v)] or (
+        list(values) if values and not any(math.isfinite(v) for v in values.values()) else [])
+    if bad:
+        raise RganError(
+            f"training diverged at step {step}: {', '.join(f'{k} = {row[k]}' for k in bad)}. Lower train.g_lr and "
+            "train.d_lr, or set train.grad_clip; the last good checkpoint is kept"
+        )
 
 
 def _check_resumable(saved: dict, params: Params, prepared: Prepared) -> None:
@@ -160,10 +210,22 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     on_log: Callable[[dict], None] | None = None,
+    lock: bool = True,
 ) -> dict:
-    """Train, writing the generator, checkpoints, log and summary. `on_log` receives each logged row."""
+    """Train, writing the generator, checkpoints, log and summary. `on_log` receives each logged row.
+    lock=False: the caller already holds `output_lock(paths)`."""
+    with output_lock(paths) if lock else contextlib.nullcontext():
+        return _train(params, prepared_dir, paths, resume, progress, on_log)
+
+
+def _train(params: Params, prepared_dir, paths: TrainPaths, resume: bool, progress, on_log) -> dict:
     cfg = params.train
     prepared = load_prepared(prepared_dir)
+    n_train = len(prepared.starts["train"])
+    if cfg.batch_size > n_train:
+        raise RganError(
+            f"train.batch_size {cfg.batch_size} is above the {n_train} training windows: lower it to at most {n_train}"
+        )
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
 
@@ -189,6 +251,7 @@ def train(
             print(f"no checkpoint at {ckpt_path}; starting from step 0", file=sys.stderr)
 
     def save_checkpoint(step: int) -> None:
+        log.publish()  # first: the published log always reaches at least the checkpoint's step
         checkpoint.save(
             {
                 "format": checkpoint.CHECKPOINT_FORMAT,
@@ -203,7 +266,8 @@ def train(
             ckpt_path,
         )
 
-    log = _LiveLog(paths.checkpoints / LIVE_LOG_NAME, resume_step=start, columns=LOG_COLUMNS + objective.extra_log_columns)
+    log = _LiveLog(paths.checkpoints / WORKING_LOG_NAME, paths.checkpoints / LIVE_LOG_NAME, resume_step=start,
+                   columns=LOG_COLUMNS + objective.extra_log_columns)
     bar = tqdm(total=cfg.steps, initial=min(start, cfg.steps), unit="step", disable=None if progress is None else not progress, dynamic_ncols=True, desc="train")
     last_time, last_step, run_start = time.perf_counter(), start, time.perf_counter()
     try:
@@ -214,6 +278,7 @@ def train(
                 if step % cfg.log_every == 0 or step == cfg.steps:
                     now = time.perf_counter()
                     row = {k: round(float(v), 6) for k, v in out.items()}
+                    _check_finite(row, step)
                     row.update(
                         step=step,
                         elapsed_s=round(log.elapsed + now - last_time, 3),
@@ -240,6 +305,7 @@ def train(
     checkpoint.save(generator_payload(objective, params, prepared, final_step), paths.generator)
     with atomic_path(paths.log) as tmp:
         shutil.copyfile(log.path, tmp)
+    log.path.unlink(missing_ok=True)  # published with the final checkpoint
     wall = time.perf_counter() - run_start
     summary = {
         "steps": final_step,
