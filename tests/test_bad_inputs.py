@@ -197,6 +197,9 @@ CASES = [
          ("bad.pt is a damaged generator file", "differ from the model's")),
     Case("checkpoint-as-generator", ("sample", "--generator", "models/checkpoints/last.pt", "-n", "2", "--out", "s.csv"), None,
          ("last.pt is not an rgan-generator file", "'rgan-checkpoint/1'")),
+    Case("checkpoint-damaged", ("train", "--no-mlflow", "--resume"),
+         lambda folder: torch.save({"format": "rgan-checkpoint/1", "step": 3}, folder / "models/checkpoints/last.pt"),
+         ("last.pt is a damaged checkpoint", "KeyError")),
     # CLI values
     Case("sample-seed-beyond-64-bits", ("sample", "-n", "2", "--seed", str(2**70), "--out", "s.csv"), None, ("--seed must be 0 to 4294967295",)),
     Case("sample-n-zero", ("sample", "-n", "0", "--out", "s.csv"), None, ("-n",)),

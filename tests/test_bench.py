@@ -44,3 +44,12 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     sines = [r for r in json.loads(out.with_suffix(".json").read_text()) if r["dataset"] == "sines"]
     assert all(0.45 < r["target_range"] <= 0.5 for r in sines)  # the paper's sines lie in [0.5, 1]
     assert "Skipped: stocks:" in text and "no-such.csv not found" in proc.stderr
+
+
+def test_sample_memory_prints_peak_memory_per_n_within_the_limit():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/sample_memory.py"), "--quick", "--format", "csv"],
+                          env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip().startswith(("10,000", "100,000"))]
+    assert [r[0] for r in rows] == ["10,000", "100,000"] and all(r[2] == "csv" for r in rows), proc.stdout
+    assert all(0 < float(r[4]) < 1024 for r in rows)  # peak MiB of each `rgan sample` child

@@ -49,7 +49,7 @@ def test_parquet_and_other_lengths(trained):
         (["-n", "0", "--out", "x.csv"], "-n must be at least 1"),
         (["-n", "5", "--out", "x.json"], "unsupported format '.json'"),
         (["--generator", "missing.pt", "-n", "5", "--out", "x.csv"], "file not found: missing.pt"),
-        (["--generator", "models/checkpoints/last.pt", "-n", "5", "--out", "x.csv"], "not an rgan-generator/1 file"),
+        (["--generator", "models/checkpoints/last.pt", "-n", "5", "--out", "x.csv"], "is not an rgan-generator file"),
         (["--generator", "damaged.pt", "-n", "5", "--out", "x.csv"], "damaged generator file"),
         (["-n", "5", "--out", "x.csv", "--device", "tpu"], "allowed: auto, cpu, cuda or cuda:N"),
     ],

@@ -1,9 +1,16 @@
-"""Load a generator file and draw sequences, scaled or in original units, in long format."""
+"""Load a generator file and draw sequences, scaled or in original units, in long format.
+
+`rgan sample` streams: sequences are generated chunk by chunk and each chunk is written as soon as it exists,
+so memory stays flat whatever -n is. The values do not depend on how they are written: chunk k of the noise is
+drawn from the one seeded torch.Generator exactly as `sample_scaled` always drew it (4096 sequences a chunk).
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -21,6 +28,19 @@ SEQUENCE_ID = "sequence_id"
 STEP = "step"
 WRITERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
+MAX_N = 1_000_000_000
+# One LSTM pass over 1e5 steps needs ~100 MB; over 1e6, ~1 GB: past the 1 GiB a sampler may use.
+MAX_SEQ_LEN = 100_000
+# Sequences per generation chunk. The noise of chunk k comes from the seeded generator after chunks 0..k-1, so
+# this number is part of what a seed means: changing it changes the samples.
+SAMPLE_CHUNK = 4096
+# Only for very long sequences is a chunk smaller than SAMPLE_CHUNK: chunk * seq_len * the widest per-step
+# tensor stays under this many floats (about 400 MB of activations for an LSTM; it holds up to seq_len 128 at
+# the shipped hidden 32, so ordinary lengths keep the values of SAMPLE_CHUNK chunks).
+ELEMENT_BUDGET = 1 << 24
+# Parquet: chunks are gathered into row groups of about this many bytes of values.
+ROW_GROUP_BYTES = 32 << 20
+
 
 @dataclass
 class LoadedGenerator:
@@ -30,24 +50,56 @@ class LoadedGenerator:
     scaler: MinMaxScaler
     device: torch.device
 
+    def _step_width(self) -> int:
+        """Floats per sequence step in the widest tensor of a forward pass (output values count 4x: they are
+        copied to float64, inverse-scaled and laid out as rows)."""
+        widths = [4 * len(self.columns)]
+        for module in self.network.modules():
+            if isinstance(module, torch.nn.RNNBase):
+                widths.append(module.hidden_size * (2 if module.bidirectional else 1))
+            elif isinstance(module, torch.nn.Linear):
+                widths.append(module.out_features)
+        widths.append(self.network.noise(1, 1, generator=torch.Generator()).shape[-1])  # not the global RNG
+        return max(widths)
+
+    def chunk_size(self, seq_len: int, chunk: int | None = None) -> int:
+        """Sequences per generation chunk: `chunk` (default SAMPLE_CHUNK) unless seq_len is so long that
+        activations would pass ELEMENT_BUDGET."""
+        chunk = SAMPLE_CHUNK if chunk is None else chunk
+        return max(1, min(chunk, ELEMENT_BUDGET // (seq_len * self._step_width())))
+
     @torch.no_grad()
-    def sample_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int = 4096) -> np.ndarray:
-        """(n, seq_len, dim) in [0, 1]. Noise is drawn on the CPU, so a seed gives the same noise on any device."""
+    def iter_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> Iterator[np.ndarray]:
+        """(k, seq_len, dim) chunks in [0, 1] that together are the n sequences of `sample_scaled`. Noise is
+        drawn on the CPU, so a seed gives the same noise on any device."""
         seq_len = seq_len or self.seq_len
+        chunk = self.chunk_size(seq_len, chunk)
         rng = torch.Generator().manual_seed(seed)
-        out = []
         for begin in range(0, n, chunk):
             z = self.network.noise(min(chunk, n - begin), seq_len, generator=rng)
-            out.append(self.network(z.to(self.device)).cpu().numpy())
+            yield self.network(z.to(self.device)).cpu().numpy()
+
+    def iter_samples(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> Iterator[np.ndarray]:
+        """`iter_scaled`'s chunks in the training data's original units (float64)."""
+        for scaled in self.iter_scaled(n, seed, seq_len, chunk):
+            yield self.scaler.inverse_transform(scaled.astype(np.float64))
+
+    def sample_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> np.ndarray:
+        """(n, seq_len, dim) in [0, 1]. Noise is drawn on the CPU, so a seed gives the same noise on any device."""
+        seq_len = seq_len or self.seq_len
+        out = list(self.iter_scaled(n, seed, seq_len, chunk))
         return np.concatenate(out) if out else np.empty((0, seq_len, len(self.columns)), dtype=np.float32)
 
     def sample(self, n: int, seed: int, seq_len: int | None = None) -> np.ndarray:
         """(n, seq_len, dim) in the training data's original units."""
-        return self.scaler.inverse_transform(self.sample_scaled(n, seed, seq_len).astype(np.float64))
+        seq_len = seq_len or self.seq_len
+        out = list(self.iter_samples(n, seed, seq_len))
+        return np.concatenate(out) if out else np.empty((0, seq_len, len(self.columns)), dtype=np.float64)
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     payload = checkpoint.load(path, checkpoint.GENERATOR_FORMAT, map_location="cpu")
+    checkpoint.check_generator(payload, path)
     device = resolve_device(str(device))
     try:
         network = build_sampler(ModelConfig.model_validate(payload["model"]), int(payload["dim"]))
@@ -65,20 +117,19 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
     )
 
 
-def to_long_frame(windows: np.ndarray, columns: list[str]) -> pd.DataFrame:
-    """One row per (sequence, step), features named as in the training data."""
+def to_long_frame(windows: np.ndarray, columns: list[str], first_id: int = 0) -> pd.DataFrame:
+    """One row per (sequence, step), features named as in the training data; sequences numbered from first_id."""
     n, seq_len, dim = windows.shape
     frame = pd.DataFrame(windows.reshape(n * seq_len, dim), columns=columns)
     frame.insert(0, STEP, np.tile(np.arange(seq_len), n))
-    frame.insert(0, SEQUENCE_ID, np.repeat(np.arange(n), seq_len))
+    frame.insert(0, SEQUENCE_ID, np.repeat(np.arange(first_id, first_id + n), seq_len))
     return frame
 
 
 def write_frame(frame: pd.DataFrame, out: str | Path) -> Path:
+    """Write a whole frame at once (small outputs; `sample_to_file` streams instead)."""
     out = Path(out)
-    kind = WRITERS.get(out.suffix.lower())
-    if kind is None:
-        raise RganError(f"--out {out}: unsupported format '{out.suffix}' (allowed: {', '.join(WRITERS)})")
+    kind = output_kind(out)
     with atomic_path(out) as tmp:
         if kind == "csv":
             frame.to_csv(tmp, index=False)
@@ -87,10 +138,158 @@ def write_frame(frame: pd.DataFrame, out: str | Path) -> Path:
     return out
 
 
+def output_kind(out: str | Path) -> str:
+    """'csv' or 'parquet' from the file name's suffix; a RganError naming --out otherwise."""
+    out = Path(out)
+    kind = WRITERS.get(out.suffix.lower())
+    if kind is None:
+        raise RganError(f"--out {out}: unsupported format '{out.suffix}' (allowed: {', '.join(WRITERS)})")
+    return kind
+
+
+def check_sample_bounds(n: int, seq_len: int | None) -> None:
+    if not 1 <= n <= MAX_N:
+        raise RganError(f"-n must be at least 1 and at most {MAX_N} (got {n})")
+    if seq_len is not None and not 1 <= seq_len <= MAX_SEQ_LEN:
+        raise RganError(f"--seq-len must be at least 1 and at most {MAX_SEQ_LEN} (got {seq_len})")
+
+
+def _long_table(windows: np.ndarray, first_id: int, schema):
+    """The arrow table of `to_long_frame(windows, columns, first_id)`, built without pandas."""
+    import pyarrow as pa
+
+    n, seq_len, dim = windows.shape
+    ids = np.repeat(np.arange(first_id, first_id + n, dtype=np.int64), seq_len)
+    steps = np.tile(np.arange(seq_len, dtype=np.int64), n)
+    by_column = np.ascontiguousarray(windows.reshape(n * seq_len, dim).T)
+    return pa.Table.from_arrays([pa.array(ids), pa.array(steps), *(pa.array(c) for c in by_column)], schema=schema)
+
+
+def _arrow_csv_mask(values: np.ndarray) -> np.ndarray:
+    """Where Arrow's CSV writer prints a float64 exactly as pandas (Python's repr) does. Both print the shortest
+    round-trip digits, but Python uses plain notation for 1e-4 <= |x| < 1e16 and writes integral values as
+    '1.0', while Arrow uses plain notation for 1e-6 <= |x| < 1e10 and writes '1'. So: non-integral values with
+    1e-4 <= |x| < 1e10 (NaN and inf are outside)."""
+    magnitude = np.abs(values)
+    return (magnitude >= 1e-4) & (magnitude < 1e10) & (values != np.trunc(values))
+
+
+def _arrow_csv_safe(values: np.ndarray) -> bool:
+    return bool(_arrow_csv_mask(values).all())
+
+
+class _CsvChunkWriter:
+    """Appends chunks to one open binary file, byte for byte as one `to_long_frame(all).to_csv(index=False)`.
+    Chunks whose values Arrow prints like pandas go through pyarrow's CSV writer (about 8x faster); the others
+    through pandas. Arrow is used only after it printed a sample of this run's values identically."""
+
+    ARROW_PROBE_ROWS = 2000
+
+    def __init__(self, fh, columns: list[str]):
+        self.fh, self.columns = fh, columns
+        self.schema = None
+        self.arrow = None if os.linesep == "\n" else False  # None: not probed yet
+
+    def _arrow_bytes(self, table) -> bytes:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
+        return sink.getvalue()
+
+    def _pandas(self, windows: np.ndarray, first_id: int) -> None:
+        to_long_frame(windows, self.columns, first_id).to_csv(self.fh, index=False, header=False)
+
+    def write(self, windows: np.ndarray, first_id: int) -> None:
+        if self.schema is None:
+            import pyarrow as pa
+
+            empty = to_long_frame(windows[:0], self.columns)
+            empty.to_csv(self.fh, index=False)  # the header line, exactly as pandas writes it
+            self.schema = pa.Schema.from_pandas(empty, preserve_index=False)
+        if self.arrow is False or not _arrow_csv_safe(windows):
+            self._pandas(windows, first_id)
+            return
+        if self.arrow is None:
+            probe = windows[: max(1, self.ARROW_PROBE_ROWS // windows.shape[1])]
+            expected = to_long_frame(probe, self.columns, first_id).to_csv(index=False, header=False).encode()
+            self.arrow = bytes(self._arrow_bytes(_long_table(probe, first_id, self.schema))) == expected
+            if not self.arrow:
+                self._pandas(windows, first_id)
+                return
+        self.fh.write(self._arrow_bytes(_long_table(windows, first_id, self.schema)))
+
+
+class _ParquetChunkWriter:
+    """Appends chunks to a Parquet file, gathered into row groups of about ROW_GROUP_BYTES."""
+
+    def __init__(self, path: Path, columns: list[str]):
+        self.path, self.columns = path, columns
+        self.writer = self.schema = None
+        self.pending, self.pending_rows = [], 0
+
+    def write(self, windows: np.ndarray, first_id: int) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            self.schema = pa.Schema.from_pandas(to_long_frame(windows[:0], self.columns), preserve_index=False)
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+            self.group_rows = max(1, ROW_GROUP_BYTES // (8 * len(self.schema)))
+        table = _long_table(windows, first_id, self.schema)
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        if self.pending_rows >= self.group_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        import pyarrow as pa
+
+        if self.pending:
+            table = pa.concat_tables(self.pending)
+            self.pending, self.pending_rows = [], 0
+            self.writer.write_table(table, row_group_size=table.num_rows)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.flush()
+            self.writer.close()
+
+    def abandon(self) -> None:
+        """Close the file after a failure, writing nothing more (the caller deletes it)."""
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:  # the failure being raised matters, not this one
+                pass
+
+
 def sample_to_file(generator_path: str | Path, n: int, seed: int, out: str | Path, seq_len: int | None = None, device: str = "cpu") -> Path:
-    if n < 1:
-        raise RganError(f"-n must be at least 1 (got {n})")
-    if seq_len is not None and seq_len < 1:
-        raise RganError(f"--seq-len must be at least 1 (got {seq_len})")
+    """Draw n sequences and write them in long format to out (.csv, .parquet or .pq), streaming: memory does not
+    grow with n. Written through a temporary file, so a failure leaves neither a partial file nor the temporary."""
+    out = Path(out)
+    kind = output_kind(out)
+    check_sample_bounds(n, seq_len)
     loaded = load_generator(generator_path, device)
-    return write_frame(to_long_frame(loaded.sample(n, seed, seq_len), loaded.columns), out)
+    chunks = loaded.iter_samples(n, seed, seq_len)
+    with atomic_path(out) as tmp:
+        if kind == "csv":
+            with open(tmp, "wb") as fh:
+                writer = _CsvChunkWriter(fh, loaded.columns)
+                first_id = 0
+                for windows in chunks:
+                    writer.write(windows, first_id)
+                    first_id += len(windows)
+        else:
+            writer = _ParquetChunkWriter(tmp, loaded.columns)
+            try:
+                first_id = 0
+                for windows in chunks:
+                    writer.write(windows, first_id)
+                    first_id += len(windows)
+            except BaseException:
+                writer.abandon()
+                raise
+            writer.close()
+    return out

@@ -6,6 +6,7 @@ Both load with torch.load(weights_only=True): nothing is unpickled, so a file fr
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ def load(path: str | Path, expected_format: str, map_location: str | torch.devic
     if path.stat().st_size == 0:
         raise RganError(f"{path} is empty (0 bytes): not an {kind} file")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on foreign pickles would precede our one line
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         # Never relay torch's advice to retry with weights_only=False: for a file of unknown origin that
         # would run its code. A pickle of arbitrary objects is simply not one of ours.

@@ -240,12 +240,16 @@ def _train(params: Params, prepared_dir, paths: TrainPaths, resume: bool, progre
         if ckpt_path.is_file():
             # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
             saved = checkpoint.load(ckpt_path, checkpoint.CHECKPOINT_FORMAT, map_location="cpu")
-            _check_resumable(saved, params, prepared)
-            objective.load_state_dict(saved["objective"])
-            sampler.rng.set_state(saved["rng"]["batches"])
-            noise_rng.set_state(saved["rng"]["noise"])
-            torch.set_rng_state(saved["rng"]["torch"])
-            start = int(saved["step"])
+            try:
+                _check_resumable(saved, params, prepared)
+                objective.load_state_dict(saved["objective"])
+                sampler.rng.set_state(saved["rng"]["batches"])
+                noise_rng.set_state(saved["rng"]["noise"])
+                torch.set_rng_state(saved["rng"]["torch"])
+                start = int(saved["step"])
+            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+                raise RganError(f"{ckpt_path} is a damaged checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                                "delete it to start again from step 0") from None
             print(f"resuming from step {start} ({ckpt_path})", file=sys.stderr)
         else:
             print(f"no checkpoint at {ckpt_path}; starting from step 0", file=sys.stderr)
