@@ -48,7 +48,7 @@ def main() -> None:
         t = time.perf_counter()
         make_table(args.rows, args.columns, data)
         print(f"wrote {args.rows:,} x {args.columns} {args.format} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f}s")
-        params = {"data": {"path": str(data), "time_column": "timestamp", "seq_len": 24, "split": "time"}}
+        params = {"data": {"path": str(data), "time_column": "timestamp", "sequence_column": None, "seq_len": 24, "split": "time"}}
         (tmp / "params.yaml").write_text(yaml.safe_dump(params))
 
         t = time.perf_counter()

@@ -15,11 +15,12 @@ import yaml
 
 from conftest import ROOT, cli_env, free_port, run, tiny, write_params
 from kfp_api import KfpApi
-from rgan.config import DataSource, load_params
+from rgan.config import DataSource, load_params, parse_params
 from rgan.errors import RganError
 from rgan.kubeflow.pipeline import pipeline_defaults
 from rgan.kubeflow.source import fetch
-from rgan.kubeflow.steps import integral_floats_to_int, select_step
+from rgan.kubeflow.steps import select_step
+from rgan.kubeflow.values import NULL, from_pipeline, to_pipeline
 
 IMAGE = "registry.example.com/team/rgan:test"
 GPU_STEPS = ("train", "evaluate")
@@ -67,13 +68,13 @@ def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_pa
             assert required[0]["keyToEnv"] == [{"envVar": "MLFLOW_TRACKING_URI", "secretKey": "MLFLOW_TRACKING_URI"}]
         else:
             assert "secretAsEnv" not in platform.get(name, {})
-    # every parameter's default is params.yaml's value (nulls are left out: KFP cannot hold them, they are the defaults)
+    # every parameter's default is params.yaml's value (nulls travel as a mark: KFP cannot hold them)
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     shipped_raw = yaml.safe_load((shipped / "params.yaml").read_text())
     expected = pipeline_defaults(params)
     assert set(inputs) == {"data", "model", "train", "evaluate", "mlflow", "registry", "source"} | ({"configurations"} if sweep else set())
     for name, definition in inputs.items():
-        assert integral_floats_to_int(definition["defaultValue"]) == expected[name], name
+        assert from_pipeline(definition["defaultValue"]) == from_pipeline(expected[name]), name
     assert inputs["train"]["defaultValue"]["steps"] == shipped_raw["train"]["steps"]
     assert inputs["model"]["defaultValue"]["cell"] == shipped_raw["model"]["cell"]
     tasks = spec["root"]["dag"]["tasks"]
@@ -81,7 +82,7 @@ def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_pa
         loop = next(t for t in tasks.values() if "parameterIterator" in t)
         assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--configurations"
         assert loop["iteratorPolicy"]["parallelismLimit"] == shipped_raw["kubeflow"]["sweep"]["parallelism"]
-        assert integral_floats_to_int(inputs["configurations"]["defaultValue"]) == shipped_raw["kubeflow"]["sweep"]["configurations"]
+        assert from_pipeline(inputs["configurations"]["defaultValue"]) == shipped_raw["kubeflow"]["sweep"]["configurations"]
         # the fan-in: select takes the loop's collected evaluated generators, register takes select's best
         candidates = tasks["select"]["inputs"]["artifacts"]["candidates"]["taskOutputArtifact"]
         assert candidates["producerTask"] == loop["taskInfo"]["name"]
@@ -97,7 +98,7 @@ def test_compile_takes_its_image_from_params_and_overrides_as_defaults(shipped):
     assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {load_params(shipped / "params.yaml").kubeflow.image}
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     assert inputs["train"]["defaultValue"]["steps"] == 500
-    assert inputs["source"]["defaultValue"] == {"uri": "s3://bucket/prices.csv"}
+    assert from_pipeline(inputs["source"]["defaultValue"]) == {"repo": None, "rev": None, "uri": "s3://bucket/prices.csv"}
 
 
 @pytest.mark.parametrize("param, message", [
@@ -124,8 +125,13 @@ def test_sweep_configurations_are_validated(shipped):
     assert code != 0 and "a sweep varies only model, train" in err
 
 
-def test_numbers_kfp_turned_into_floats_become_ints_again():
-    assert integral_floats_to_int({"a": 3.0, "b": [1.0, 0.5], "c": {"d": 2.0, "e": True, "f": "7"}}) == {"a": 3, "b": [1, 0.5], "c": {"d": 2, "e": True, "f": "7"}}
+def test_settings_survive_the_trip_through_pipeline_parameters():
+    assert from_pipeline({"a": 3.0, "b": [1.0, 0.5], "c": {"d": 2.0, "e": True, "f": "7"}}) == {"a": 3, "b": [1, 0.5], "c": {"d": 2, "e": True, "f": "7"}}
+    # nulls whose default is not null (file order, one series, the last weights) survive the trip
+    params = parse_params({"data": {"time_column": None, "sequence_column": None}, "train": {"ema_decay": None}})
+    values = pipeline_defaults(params)
+    assert values["data"]["time_column"] == NULL and to_pipeline(None) == NULL
+    assert parse_params(from_pipeline({name: values[name] for name in ("data", "model", "train")})) == params
 
 
 def _candidate(tmp_path: Path, name: str, disc: float, passes: bool = True) -> SimpleNamespace:
@@ -277,7 +283,7 @@ def test_submit_sends_the_compiled_spec_and_overrides_with_the_token(shipped, mo
         values = run_["runtime_config"]["parameters"]
         assert set(values) == {"train", "source"}
         assert values["train"]["steps"] == 777 and values["train"]["batch_size"] == 128  # the whole section, one key changed
-        assert values["source"] == {"uri": "s3://bucket/prices.csv"}
+        assert from_pipeline(values["source"]) == {"repo": None, "rev": None, "uri": "s3://bucket/prices.csv"}
         assert all(r["authorization"] == "Bearer secret-token" for r in api.requests if r["path"] != "/apis/v2beta1/healthz")
 
         monkeypatch.setenv("KFP_TOKEN", "wrong")

@@ -16,6 +16,7 @@ import yaml
 
 from rgan.config import Params, _Yaml12Loader, parse_params
 from rgan.errors import RganError
+from rgan.kubeflow.values import from_pipeline, to_pipeline
 
 PIPELINE_MODULE = "pipelines.rgan_pipeline"
 # What --param may set: a params.yaml section's key, the data source, or the sweep's configuration list.
@@ -40,25 +41,16 @@ def pipeline_function(params: Params, sweep: bool, image: str | None = None):
     return module.build(params, image=image, sweep=sweep)
 
 
-def without_nulls(value: Any) -> Any:
-    """KFP parameters cannot hold null: leave such settings out; they come back as their default, which for every
-    optional setting is null (checked by pipeline_defaults)."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
-
-
 def pipeline_defaults(params: Params) -> dict[str, Any]:
     """The pipeline parameters' values for these params: each section, the data source, the sweep list."""
     dumped = params.model_dump(mode="json")
-    values = {name: without_nulls(dumped[name]) for name in SECTIONS}
-    values["source"] = without_nulls(dumped["kubeflow"]["source"])
-    values["configurations"] = without_nulls(dumped["kubeflow"]["sweep"]["configurations"])
-    back = parse_params({**{name: values[name] for name in SECTIONS}, "kubeflow": {**dumped["kubeflow"], "source": values["source"]}}, "pipeline parameters")
-    if back != params:  # a setting whose null differs from its default would be lost: fail loudly, not silently
-        raise RganError("these params do not survive as pipeline parameters (a null setting with a non-null default)")
+    values = {name: to_pipeline(dumped[name]) for name in SECTIONS}
+    values["source"] = to_pipeline(dumped["kubeflow"]["source"])
+    values["configurations"] = to_pipeline(dumped["kubeflow"]["sweep"]["configurations"])
+    back = parse_params(from_pipeline({**{name: values[name] for name in SECTIONS}, "kubeflow": {**dumped["kubeflow"], "source": values["source"]}}),
+                        "pipeline parameters")
+    if back != params:  # a setting that would not survive the trip: fail loudly, not silently
+        raise RganError("these params do not survive as pipeline parameters")
     return values
 
 

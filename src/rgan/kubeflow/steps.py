@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rgan.config import DataSource, Params, parse_params
+from rgan.kubeflow.values import from_pipeline
 from rgan.errors import RganError
 
 # Files inside a generator (Model) artifact directory: the same files the DVC stages write under models/ and metrics/.
@@ -43,22 +44,10 @@ def clean_errors(step):
     return run
 
 
-def integral_floats_to_int(value: Any) -> Any:
-    """KFP passes every number in a dict parameter as a float (3 -> 3.0); params are strictly typed, and float
-    settings accept ints, so whole floats go back to ints."""
-    if isinstance(value, dict):
-        return {k: integral_floats_to_int(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral_floats_to_int(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def pipeline_params(sections: dict[str, dict], overrides: dict | None = None) -> Params:
     """params.yaml's sections as the pipeline passed them, validated; plus a sweep configuration's overrides."""
-    params = parse_params(integral_floats_to_int(sections), "pipeline parameters")
-    return params.with_overrides(integral_floats_to_int(overrides)) if overrides else params
+    params = parse_params(from_pipeline(sections), "pipeline parameters")
+    return params.with_overrides(from_pipeline(overrides)) if overrides else params
 
 
 def require_tracking_server() -> None:
@@ -75,7 +64,7 @@ def prepare_step(sections: dict, source: dict, prepared) -> None:
 
     params = pipeline_params(sections)
     try:
-        data_source = DataSource.model_validate(integral_floats_to_int(source))
+        data_source = DataSource.model_validate(from_pipeline(source))
     except ValueError as exc:
         raise RganError(f"invalid data source {source}: {exc}") from None
     with tempfile.TemporaryDirectory() as scratch:
@@ -112,7 +101,7 @@ def train_step(sections: dict, overrides: dict, prepared, generator) -> None:
     generator.metadata.update({
         "mlflow_run_id": record.run_id,
         "mlflow_model_uri": record.model_uri or "",
-        "configuration": integral_floats_to_int(overrides or {}),
+        "configuration": from_pipeline(overrides or {}),
         "steps": summary["steps"],
         "steps_per_s": summary["steps_per_s"],
         "device": summary["device"],
@@ -183,7 +172,7 @@ def select_step(sections: dict, candidates: list, best, leaderboard) -> None:
     lines = [f"| run | configuration | {cfg.metric} | gates |", "|---|---|---|---|"]
     for candidate, s, failures in rows:
         mark = " **(selected)**" if candidate is chosen[0] else ""
-        lines.append(f"| {candidate.metadata.get('mlflow_run_id', '?')}{mark} | `{json.dumps(integral_floats_to_int(candidate.metadata.get('configuration', {})))}` "
+        lines.append(f"| {candidate.metadata.get('mlflow_run_id', '?')}{mark} | `{json.dumps(from_pipeline(candidate.metadata.get('configuration', {})))}` "
                      f"| {s[cfg.metric]:.4f} | {'; '.join(failures) or 'pass'} |")
     Path(leaderboard.path).write_text(f"# Sweep: ranked by {cfg.metric} ({cfg.direction})\n\n" + "\n".join(lines) + "\n")
 

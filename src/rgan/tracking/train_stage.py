@@ -95,21 +95,20 @@ def tracked_train(
     progress: bool | None = None, extra_tags: dict[str, str] | None = None,
 ) -> dict:
     """Train with an MLflow run around it. extra_tags: more lineage (the cluster pipeline's data source)."""
-    from rgan.training.trainer import output_lock
+    from rgan.training.trainer import load_training_data, output_lock
 
     run_file = Path(run_file)
+    load_training_data(params, prepared_dir)  # a clear error for missing or damaged data before anything else
+    client = connect(params.mlflow)  # fails in seconds, before any training or output, when the server is unreachable
     with output_lock(paths, extra_outputs=(run_file,)):
-        return _tracked_train(params, prepared_dir, paths, run_file, resume, progress, extra_tags)
+        return _tracked_train(client, params, prepared_dir, paths, run_file, resume, progress, extra_tags)
 
 
-def _tracked_train(params: Params, prepared_dir, paths: TrainPaths, run_file: Path, resume: bool, progress, extra_tags) -> dict:
-    from rgan.data.prepare import load_prepared
+def _tracked_train(client, params: Params, prepared_dir, paths: TrainPaths, run_file: Path, resume: bool, progress, extra_tags) -> dict:
     from rgan.device import resolve_device
     from rgan.training.trainer import train
 
     run_file.unlink(missing_ok=True)  # a run file must never outlive the generator it describes
-    load_prepared(prepared_dir)  # a clear error for missing or damaged data before anything else
-    client = connect(params.mlflow)  # fails in seconds, before any training, when the server is unreachable
     tags = lineage_tags(params, prepared_dir, str(resolve_device(params.train.device))) | (extra_tags or {})
     pending = paths.checkpoints / PENDING_RUN_NAME
     try:

@@ -214,18 +214,23 @@ def train(
 ) -> dict:
     """Train, writing the generator, checkpoints, log and summary. `on_log` receives each logged row.
     lock=False: the caller already holds `output_lock(paths)`."""
+    prepared = load_training_data(params, prepared_dir)  # checked before anything is written
     with output_lock(paths) if lock else contextlib.nullcontext():
-        return _train(params, prepared_dir, paths, resume, progress, on_log)
+        return _train(params, prepared, paths, resume, progress, on_log)
 
 
-def _train(params: Params, prepared_dir, paths: TrainPaths, resume: bool, progress, on_log) -> dict:
-    cfg = params.train
+def load_training_data(params: Params, prepared_dir: str | Path) -> Prepared:
     prepared = load_prepared(prepared_dir)
     n_train = len(prepared.starts["train"])
-    if cfg.batch_size > n_train:
+    if params.train.batch_size > n_train:
         raise RganError(
-            f"train.batch_size {cfg.batch_size} is above the {n_train} training windows: lower it to at most {n_train}"
+            f"train.batch_size {params.train.batch_size} is above the {n_train} training windows: lower it to at most {n_train}"
         )
+    return prepared
+
+
+def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, progress, on_log) -> dict:
+    cfg = params.train
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
 
