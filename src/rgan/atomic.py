@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import shutil
@@ -41,7 +42,7 @@ def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
     if not target.parent.is_dir():
         return removed
     for stem in {target.stem, target.name}:
-        for leftover in target.parent.glob(f".{glob_escape(stem)}.*.tmp*"):
+        for leftover in target.parent.glob(f".{glob.escape(stem)}.*.tmp*"):
             pid = leftover.name[len(stem) + 2:].split(".", 1)[0]
             if not pid.isdigit() or _alive(int(pid)):
                 continue
@@ -51,12 +52,6 @@ def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
                 leftover.unlink(missing_ok=True)
             removed.append(leftover)
     return removed
-
-
-def glob_escape(text: str) -> str:
-    import glob
-
-    return glob.escape(text)
 
 
 def _disk_full(exc: BaseException) -> bool:

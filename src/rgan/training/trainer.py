@@ -34,7 +34,7 @@ LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_nor
 CHECKPOINT_NAME = "last.pt"
 # The log as of the last checkpoint (what --resume continues), and the one being written now: a run that
 # fails before its first checkpoint leaves the previous run's log and checkpoint together, untouched.
-LIVE_LOG_NAME = "train_log.tsv"
+PUBLISHED_LOG_NAME = "train_log.tsv"
 WORKING_LOG_NAME = "train_log.live.tsv"
 LOCK_NAME = ".train.lock"
 # Settings a resumed run may change without invalidating the checkpoint. Not the device: the noise RNG
@@ -147,7 +147,7 @@ def output_lock(paths: TrainPaths, extra_outputs: tuple[Path, ...] = ()):
         ) from None
     try:
         outputs = (paths.generator, paths.log, paths.metrics, paths.checkpoints / CHECKPOINT_NAME,
-                   paths.checkpoints / LIVE_LOG_NAME, *extra_outputs)
+                   paths.checkpoints / PUBLISHED_LOG_NAME, *extra_outputs)
         for target in outputs:
             remove_stale_temps(target)
         yield
@@ -275,7 +275,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
             ckpt_path,
         )
 
-    log = _LiveLog(paths.checkpoints / WORKING_LOG_NAME, paths.checkpoints / LIVE_LOG_NAME, resume_step=start,
+    log = _LiveLog(paths.checkpoints / WORKING_LOG_NAME, paths.checkpoints / PUBLISHED_LOG_NAME, resume_step=start,
                    columns=LOG_COLUMNS + objective.extra_log_columns)
     bar = tqdm(total=cfg.steps, initial=min(start, cfg.steps), unit="step", disable=None if progress is None else not progress, dynamic_ncols=True, desc="train")
     last_time, last_step, run_start = time.perf_counter(), start, time.perf_counter()
