@@ -160,6 +160,8 @@ CASES = [
     Case("activations-huge", ("params", *BAD), params_with(model={"hidden": 4096}, train={"batch_size": 65536}),
          ("train.batch_size 65536", "data.seq_len 24", "hidden 4096", "lower one of them")),
     Case("seq-len-huge", ("params", *BAD), params_with(data={"seq_len": 10**9}), ("data.seq_len", "less than or equal to 10000")),
+    Case("time-format-without-directive", ("params", *BAD), params_with(data={"time_format": "dd/mm/yyyy"}),
+         ("data.time_format", "has no % directive")),
     Case("time-equals-sequence", ("params", *BAD), params_with(data={"time_column": "id", "sequence_column": "id"}), ("must differ",)),
     Case("batch-above-windows", ("train", "--no-mlflow", *BAD), params_with(train={"batch_size": 5000}),
          ("train.batch_size 5000 is above the 210 training windows",)),

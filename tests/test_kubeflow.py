@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import mlflow
 import pytest
 import yaml
-
 from conftest import ROOT, cli_env, free_port, run, tiny, write_params
 from kfp_api import KfpApi
+
 from rgan.config import DataSource, load_params, parse_params
 from rgan.errors import RganError
 from rgan.kubeflow.pipeline import pipeline_defaults

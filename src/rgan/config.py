@@ -73,11 +73,17 @@ class SinesConfig(_Section):
     seed: Seed = 0
 
 
+def _check_time_format(value: str) -> str:
+    if "%" not in value:
+        raise ValueError("has no % directive: give strftime codes such as %d/%m/%Y %H:%M")
+    return value
+
+
 class DataConfig(_Section):
     path: str = "data/raw/sines.parquet"
     columns: list[str] | None = Field(default=None, description="feature columns; default: all numeric")
     time_column: str | None = Field(default="step", description="rows are sorted by it (numbers or dates); null: file order")
-    time_format: str | None = Field(
+    time_format: Annotated[str, AfterValidator(_check_time_format)] | None = Field(
         default=None, description="strftime format of text dates in time_column (e.g. %d/%m/%Y); null: ISO 8601 or inferred when unambiguous")
     sequence_column: str | None = Field(default="sequence_id", description="id column; windows never cross ids")
     missing: Literal["error", "drop", "ffill"] = "error"
@@ -97,8 +103,6 @@ class DataConfig(_Section):
             )
         if self.time_column is not None and self.time_column == self.sequence_column:
             raise ValueError(f"time_column and sequence_column are both '{self.time_column}': they must differ")
-        if self.time_format is not None and "%" not in self.time_format:
-            raise ValueError(f"time_format '{self.time_format}' has no % directive (e.g. %d/%m/%Y %H:%M)")
         special = {self.time_column, self.sequence_column} - {None}
         if self.columns is not None:
             if not self.columns:
@@ -470,7 +474,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     raw = read_yaml(path)
     params = parse_params(raw, str(path))
     # Defaults are the shipped params.yaml's values, so an omitted section is the documented one: say so.
-    omitted = [name for name in SECTIONS if not isinstance(raw, dict) or name not in raw]
+    omitted = [name for name in SECTIONS if name not in (raw or {})]
     if len(omitted) == len(SECTIONS):
         note(f"{path} sets nothing: every setting is its documented default (see `rgan params`)")
     elif omitted:

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from rgan.atomic import atomic_path
-from rgan.config import ModelConfig
+from rgan.config import SEED_MAX, ModelConfig
 from rgan.data.scaler import MinMaxScaler
 from rgan.device import resolve_device
 from rgan.errors import RganError
@@ -147,7 +147,10 @@ def output_kind(out: str | Path) -> str:
     return kind
 
 
-def check_sample_bounds(n: int, seq_len: int | None) -> None:
+def check_sample_bounds(n: int, seq_len: int | None, seed: int = 0) -> None:
+    """The sampling request's sizes and seed, checked before any work (and before a model is downloaded)."""
+    if not 0 <= seed <= SEED_MAX:
+        raise RganError(f"--seed must be 0 to {SEED_MAX} (got {seed})")
     if not 1 <= n <= MAX_N:
         raise RganError(f"-n must be at least 1 and at most {MAX_N} (got {n})")
     if seq_len is not None and not 1 <= seq_len <= MAX_SEQ_LEN:
@@ -270,7 +273,7 @@ def sample_to_file(generator_path: str | Path, n: int, seed: int, out: str | Pat
     grow with n. Written through a temporary file, so a failure leaves neither a partial file nor the temporary."""
     out = Path(out)
     kind = output_kind(out)
-    check_sample_bounds(n, seq_len)
+    check_sample_bounds(n, seq_len, seed)
     loaded = load_generator(generator_path, device)
     chunks = loaded.iter_samples(n, seed, seq_len)
     with atomic_path(out) as tmp:

@@ -15,11 +15,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from rgan.config import DataSource, Params, parse_params
-from rgan.kubeflow.values import from_pipeline
 from rgan.errors import RganError
+from rgan.kubeflow.values import from_pipeline
 
 # Files inside a generator (Model) artifact directory: the same files the DVC stages write under models/ and metrics/.
 GENERATOR = "generator.pt"
