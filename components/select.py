@@ -3,8 +3,8 @@ from typing import List
 from kfp.dsl import Input, Markdown, Model, Output
 
 
-def select(registry: dict, candidates: Input[List[Model]], best: Output[Model], leaderboard: Output[Markdown]):
-    """The sweep's fan-in: the best evaluated generator by the registry's ranking metric."""
+def select(candidates: Input[List[Model]], leaderboard: Output[Markdown]) -> dict:
+    """The sweep's fan-in: the settings of the best trial on the validation windows, ranked as `rgan tune` ranks."""
     from rgan.kubeflow.steps import select_step
 
-    select_step({"registry": registry}, candidates, best, leaderboard)
+    return select_step(candidates, leaderboard)

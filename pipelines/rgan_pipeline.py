@@ -1,5 +1,6 @@
-"""rgan_pipeline (prepare -> train -> evaluate -> register) and its sweep variant (train and evaluate several
-configurations in parallel, register only the best). Every default comes from params.yaml at compile time; every
+"""rgan_pipeline (prepare -> train -> evaluate -> register) and its sweep variant, `rgan tune` on the cluster: the tune
+search's trials trained in parallel for tune.steps and scored on the validation windows, the best (ranked as `rgan tune`
+ranks) trained for train.steps, evaluated and registered. Every default comes from params.yaml at compile time; every
 pipeline parameter can be overridden at submit. Placement (image, resources, GPUs, secrets) is compile-time."""
 
 
@@ -44,11 +45,16 @@ def build(params: Params, image: str | None = None, sweep: bool = False):
     d = pipeline_defaults(params)
     name = params.kubeflow.pipeline_name
 
-    def train_and_evaluate(s: dict, prepared, overrides):
-        trained = _place(c.train(data=s["data"], model=s["model"], train=s["train"], evaluate=s["evaluate"], mlflow=s["mlflow"],
-                                 registry=s["registry"], overrides=overrides, prepared=prepared), "train", params, True)
-        return _place(c.evaluate(evaluate=s["evaluate"], mlflow=s["mlflow"], prepared=prepared,
-                                 generator=trained.outputs["generator"]), "evaluate", params, True)
+    def train(s: dict, prepared, overrides, validation_repeats=0, trial_steps=0):
+        return _place(c.train(data=s["data"], model=s["model"], train=s["train"], evaluate=s["evaluate"], mlflow=s["mlflow"],
+                              registry=s["registry"], overrides=overrides, validation_repeats=validation_repeats,
+                              trial_steps=trial_steps, prepared=prepared), "train", params, True)
+
+    def evaluate(s: dict, prepared, generator):
+        return _place(c.evaluate(evaluate=s["evaluate"], mlflow=s["mlflow"], prepared=prepared, generator=generator),
+                      "evaluate", params, True)
+
+    train_, evaluate_ = train, evaluate  # the pipelines' parameters `train` and `evaluate` shadow these names
 
     def register(s: dict, generator):
         return _place(c.register(mlflow=s["mlflow"], registry=s["registry"], generator=generator), "register", params, True)
@@ -59,20 +65,24 @@ def build(params: Params, image: str | None = None, sweep: bool = False):
                           mlflow: dict = d["mlflow"], registry: dict = d["registry"], source: dict = d["source"]) -> str:
             s = {"data": data, "model": model, "train": train, "evaluate": evaluate, "mlflow": mlflow, "registry": registry}
             prepared = _place(c.prepare(data=data, source=source), "prepare", params, False)
-            evaluated = train_and_evaluate(s, prepared.outputs["prepared"], {})
+            trained = train_(s, prepared.outputs["prepared"], {})
+            evaluated = evaluate_(s, prepared.outputs["prepared"], trained.outputs["generator"])
             return register(s, evaluated.outputs["evaluated"]).outputs["Output"]
 
         return rgan_pipeline
 
-    @dsl.pipeline(name=f"{name}-sweep", description="train and evaluate several configurations in parallel; register the best")
+    @dsl.pipeline(name=f"{name}-sweep", description="rgan tune on the cluster: trials in parallel, the best trained, evaluated, registered")
     def rgan_sweep(data: dict = d["data"], model: dict = d["model"], train: dict = d["train"], evaluate: dict = d["evaluate"],
                    mlflow: dict = d["mlflow"], registry: dict = d["registry"], source: dict = d["source"],
-                   configurations: list = d["configurations"]) -> str:
+                   configurations: list = d["configurations"], validation_repeats: int = d["validation_repeats"],
+                   trial_steps: int = d["trial_steps"]) -> str:
         s = {"data": data, "model": model, "train": train, "evaluate": evaluate, "mlflow": mlflow, "registry": registry}
         prepared = _place(c.prepare(data=data, source=source), "prepare", params, False)
         with dsl.ParallelFor(configurations, parallelism=params.kubeflow.sweep.parallelism) as configuration:
-            evaluated = train_and_evaluate(s, prepared.outputs["prepared"], configuration)
-        best = _place(c.select(registry=registry, candidates=dsl.Collected(evaluated.outputs["evaluated"])), "select", params, False)
-        return register(s, best.outputs["best"]).outputs["Output"]
+            trial = train_(s, prepared.outputs["prepared"], configuration, validation_repeats, trial_steps)
+        best = _place(c.select(candidates=dsl.Collected(trial.outputs["generator"])), "select", params, False)
+        final = train_(s, prepared.outputs["prepared"], best.outputs["Output"]).set_display_name("train best")
+        evaluated = evaluate_(s, prepared.outputs["prepared"], final.outputs["generator"])
+        return register(s, evaluated.outputs["evaluated"]).outputs["Output"]
 
     return rgan_sweep

@@ -21,6 +21,7 @@ from rgan.kubeflow.pipeline import pipeline_defaults
 from rgan.kubeflow.source import fetch
 from rgan.kubeflow.steps import select_step
 from rgan.kubeflow.values import NULL, from_pipeline, to_pipeline
+from rgan.tuning.space import planned_trials
 
 IMAGE = "registry.example.com/team/rgan:test"
 GPU_STEPS = ("train", "evaluate")
@@ -46,13 +47,13 @@ def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_pa
     spec, platform = _compile(shipped, "--image", IMAGE, *(["--sweep"] if sweep else []))
     params = load_params(shipped / "params.yaml")
     executors = spec["deploymentSpec"]["executors"]
-    steps = {"prepare", "train", "evaluate", "register"} | ({"select"} if sweep else set())
+    steps = {"prepare", "train", "evaluate", "register"} | ({"select", "train-2"} if sweep else set())
     assert set(executors) == {f"exec-{s}" for s in steps}
     for name, executor in executors.items():
         container = executor["container"]
         assert container["image"] == IMAGE, name
         assert "pip install" not in " ".join(container["command"]), "install_kfp_package=False: kfp comes from the image"
-        step = name.removeprefix("exec-")
+        step = name.removeprefix("exec-").removesuffix("-2")
         res, want = container["resources"], params.kubeflow.resources[step]
         assert res["cpuRequest"] == res["cpuLimit"] == float(want.cpu.removesuffix("m")) / (1000 if want.cpu.endswith("m") else 1)
         if step in GPU_STEPS:
@@ -72,7 +73,8 @@ def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_pa
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     shipped_raw = yaml.safe_load((shipped / "params.yaml").read_text())
     expected = pipeline_defaults(params)
-    assert set(inputs) == {"data", "model", "train", "evaluate", "mlflow", "registry", "source"} | ({"configurations"} if sweep else set())
+    assert set(inputs) == {"data", "model", "train", "evaluate", "mlflow", "registry", "source"} | (
+        {"configurations", "validation_repeats", "trial_steps"} if sweep else set())
     for name, definition in inputs.items():
         assert from_pipeline(definition["defaultValue"]) == from_pipeline(expected[name]), name
     assert inputs["train"]["defaultValue"]["steps"] == shipped_raw["train"]["steps"]
@@ -82,11 +84,15 @@ def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_pa
         loop = next(t for t in tasks.values() if "parameterIterator" in t)
         assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--configurations"
         assert loop["iteratorPolicy"]["parallelismLimit"] == shipped_raw["kubeflow"]["sweep"]["parallelism"]
-        assert from_pipeline(inputs["configurations"]["defaultValue"]) == shipped_raw["kubeflow"]["sweep"]["configurations"]
-        # the fan-in: select takes the loop's collected evaluated generators, register takes select's best
+        # the trials are those `rgan tune` runs with the shipped tune section (random sampler, its seed)
+        assert from_pipeline(inputs["configurations"]["defaultValue"]) == planned_trials(params.tune)
+        assert len(planned_trials(params.tune)) == shipped_raw["tune"]["trials"]
+        # the fan-in: select ranks the loop's trained trials; the best settings are trained, evaluated, registered
         candidates = tasks["select"]["inputs"]["artifacts"]["candidates"]["taskOutputArtifact"]
         assert candidates["producerTask"] == loop["taskInfo"]["name"]
-        assert tasks["register"]["inputs"]["artifacts"]["generator"]["taskOutputArtifact"] == {"outputArtifactKey": "best", "producerTask": "select"}
+        assert tasks["train-2"]["inputs"]["parameters"]["overrides"]["taskOutputParameter"] == {"outputParameterKey": "Output", "producerTask": "select"}
+        assert tasks["evaluate"]["inputs"]["artifacts"]["generator"]["taskOutputArtifact"] == {"outputArtifactKey": "generator", "producerTask": "train-2"}
+        assert tasks["register"]["dependentTasks"] == ["evaluate"]
         assert spec["components"]["comp-select"]["inputDefinitions"]["artifacts"]["candidates"]["isArtifactList"] is True
     else:
         assert set(tasks) == {"prepare", "train", "evaluate", "register"}
@@ -108,6 +114,7 @@ def test_compile_takes_its_image_from_params_and_overrides_as_defaults(shipped):
     ("trainsteps", "expected KEY=VALUE"),
     ("source.repo=https://x/y.git", None),
     ("configurations=[{data: {seq_len: 3}}]", "not a pipeline parameter"),
+    ("tune.trials=3", "not a pipeline parameter"),  # only with --sweep
 ])
 def test_param_overrides_are_validated_with_the_key_named(shipped, param, message):
     code, err = run("pipeline", "compile", "--out", str(shipped / "p.yaml"), "--param", param, cwd=shipped)
@@ -118,11 +125,15 @@ def test_param_overrides_are_validated_with_the_key_named(shipped, param, messag
         assert not (shipped / "p.yaml").exists()
 
 
-def test_sweep_configurations_are_validated(shipped):
-    code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "configurations=[{model: {hidden: 0}}]", cwd=shipped)
-    assert code != 0 and "kubeflow.sweep.configurations[0].model: hidden" in err
-    code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "configurations=[{data: {seq_len: 3}}]", cwd=shipped)
-    assert code != 0 and "a sweep varies only model, train" in err
+def test_sweep_trials_follow_the_tune_section(shipped):
+    spec, _ = _compile(shipped, "--sweep", "--param", "tune.trials=3", "--param", "tune.seed=7")
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    tune = load_params(shipped / "params.yaml").tune.model_copy(update={"trials": 3, "seed": 7})
+    assert from_pipeline(inputs["configurations"]["defaultValue"]) == planned_trials(tune)
+    code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "tune.space={data.seq_len: {choices: [3]}}", cwd=shipped)
+    assert code != 0 and "'data.seq_len' is not a setting that can be tuned" in err
+    code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "tune.sampler=tpe", cwd=shipped)
+    assert code != 0 and "needs tune.sampler: random" in err and "Traceback" not in err
 
 
 def test_settings_survive_the_trip_through_pipeline_parameters():
@@ -134,25 +145,26 @@ def test_settings_survive_the_trip_through_pipeline_parameters():
     assert parse_params(from_pipeline({name: values[name] for name in ("data", "model", "train")})) == params
 
 
-def _candidate(tmp_path: Path, name: str, disc: float, passes: bool = True) -> SimpleNamespace:
+def _candidate(tmp_path: Path, name: str, ratio: float, disc: float) -> SimpleNamespace:
     path = tmp_path / name
     path.mkdir()
     (path / "marker").write_text(name)
-    return SimpleNamespace(path=str(path), metadata={"mlflow_run_id": name, "configuration": {"model": {"hidden": 8.0}},
-                                                      "scores": {"discriminative": disc, "memorization_pass": passes}})
+    return SimpleNamespace(path=str(path), metadata={"mlflow_run_id": name, "configuration": {"model": {"hidden": 8.0}}, "d_state": "ok",
+                                                      "validation": {"ratio": ratio, "discriminative": disc, "floor": 0.02, "windows": 50}})
 
 
-def test_select_takes_the_best_candidate_that_passes_the_gates(tmp_path):
-    candidates = [_candidate(tmp_path, "a", 0.20), _candidate(tmp_path, "b", 0.05, passes=False), _candidate(tmp_path, "c", 0.10)]
-    best = SimpleNamespace(path=str(tmp_path / "best"), metadata={})
+def test_select_ranks_trials_on_validation_as_rgan_tune_does(tmp_path):
+    candidates = [_candidate(tmp_path, "a", 3.0, 0.20), _candidate(tmp_path, "b", 1.5, 0.06), _candidate(tmp_path, "c", 1.5, 0.05)]
+    candidates[2].metadata["configuration"] = {"model": {"hidden": 16.0}}
     board = SimpleNamespace(path=str(tmp_path / "board.md"), metadata={})
-    select_step({"registry": {"metric": "discriminative", "direction": "minimize"}}, candidates, best, board)
-    assert (tmp_path / "best" / "marker").read_text() == "c" and best.metadata["mlflow_run_id"] == "c"
+    # equal ratios: the lower score wins, as in rgan.tuning.space.rank; whole floats (KFP's) come back as ints
+    assert select_step(candidates, board) == {"model": {"hidden": 16}}
     text = (tmp_path / "board.md").read_text()
-    assert "| c **(selected)** |" in text and "memorization_pass is false" in text and '{"model": {"hidden": 8}}' in text
-    best2 = SimpleNamespace(path=str(tmp_path / "best2"), metadata={})
-    select_step({"registry": {"metric": "discriminative", "direction": "maximize", "gates": {}}}, candidates, best2, board)
-    assert best2.metadata["mlflow_run_id"] == "a"
+    assert "| c **(selected)** |" in text and '{"model": {"hidden": 8}}' in text and '{"model": {"hidden": 16}}' in text
+    assert text.index("| c") < text.index("| b") < text.index("| a")
+    unscored = SimpleNamespace(path=str(tmp_path / "a"), metadata={"mlflow_run_id": "x"})
+    with pytest.raises(SystemExit, match="has no validation score"):
+        select_step([unscored], board)
 
 
 @pytest.fixture
@@ -232,15 +244,15 @@ def test_run_local_pipeline_from_a_dvc_repository_registers_a_version(dvc_data_r
 
 
 @pytest.mark.slow
-def test_run_local_sweep_trains_two_configurations_and_registers_only_the_best(tmp_path):
+def test_run_local_sweep_trains_the_tune_trials_and_registers_only_the_best(tmp_path):
     workdir = tmp_path / "project"
     workdir.mkdir()
     name = f"kfp-sweep-{free_port()}"
-    # ranked by a continuous score: on tiny runs the discriminative score is often exactly 0 for both (a tie)
-    write_params(workdir / "params.yaml", tiny(registry={"model_name": name, "gates": {}, "metric": "marginal_w1"}))
+    space = {"model.cell": {"choices": ["lstm", "gru"]}, "train.g_lr": {"low": 0.0005, "high": 0.002, "log": True}}
+    write_params(workdir / "params.yaml", tiny(registry={"model_name": name, "gates": {}},
+                                               tune={"trials": 2, "steps": 15, "repeats": 1, "seed": 3, "space": space}))
     assert run("make-sines", cwd=workdir)[0] == 0
-    configurations = "configurations=[{model: {hidden: 4}}, {model: {cell: gru}, train: {steps: 15}}]"
-    proc = _run_local(workdir, "--sweep", "--param", configurations)
+    proc = _run_local(workdir, "--sweep")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"local pipeline run registered {name} v1 (champion)" in proc.stderr
     client = mlflow.MlflowClient()
@@ -250,11 +262,15 @@ def test_run_local_sweep_trains_two_configurations_and_registers_only_the_best(t
     started = int(time.time() * 1000) - 1_200_000
     runs = [r for r in client.search_runs([exp.experiment_id], f"attributes.start_time > {started}")
             if r.data.params.get("registry.model_name") == name]
-    assert len(runs) == 2 and {r.data.params["model.cell"] for r in runs} == {"lstm", "gru"}
-    scores = {r.info.run_id: r.data.metrics["eval/marginal_w1"] for r in runs}
-    assert len(set(scores.values())) == 2 and versions[0].run_id == min(scores, key=scores.get)
+    trials = planned_trials(load_params(workdir / "params.yaml").tune)
+    trial_runs = [r for r in runs if r.data.params["train.steps"] == "15"]  # tune.steps
+    assert len(trial_runs) == 2 and sorted(r.data.params["train.g_lr"] for r in trial_runs) == sorted(str(t["train"]["g_lr"]) for t in trials)
+    # the selected settings are trained for train.steps, evaluated (on test windows) and registered
+    (final,) = [r for r in runs if r.data.params["train.steps"] == "20"]
+    assert "eval/discriminative" in final.data.metrics and versions[0].run_id == final.info.run_id
+    assert not any("eval/discriminative" in r.data.metrics for r in trial_runs)
     board = next((workdir / "kfp-local").iterdir()) / "select" / "leaderboard"
-    assert board.read_text().count("| ") >= 2 and "(selected)" in board.read_text()
+    assert board.read_text().count("| ") >= 2 and "(selected)" in board.read_text() and "validation" in board.read_text()
 
 
 def test_run_local_reports_a_failing_step_in_one_line(tmp_path):

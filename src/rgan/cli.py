@@ -86,12 +86,32 @@ def cmd_evaluate(args) -> None:
 
         m = evaluate(params, args.prepared, args.generator, args.metrics, args.plots, args.train_log, progress=args.progress)
     print(
-        f"discriminative {m['discriminative']['mean']:.4f} ± {m['discriminative']['std']:.4f}, "
+        f"discriminative {m['discriminative']['mean']:.4f} ± {m['discriminative']['std']:.4f} "
+        f"({m['discriminative_ratio']['mean']:.1f}x the real-data floor {m['discriminative_floor']['mean']:.4f}), "
         f"predictive {m['predictive']['mean']:.4f} (real data: {m['predictive_real']['mean']:.4f}), "
         f"memorization ratio {m['memorization_ratio']['mean']:.2f} ({'pass' if m['memorization_pass'] else 'FAIL'}); "
         f"written to {args.metrics}",
         file=sys.stderr,
     )
+
+
+def cmd_tune(args) -> None:
+    from rgan.tuning.tune import tune
+
+    params = _params(args)
+    if args.trials is not None:
+        params = params.with_overrides({"tune": {"trials": args.trials}})
+    if args.budget_min is not None and not 0 < args.budget_min <= 100_000:
+        from rgan.errors import RganError
+
+        raise RganError(f"--budget-min {args.budget_min:g}: allowed 0 < minutes <= 100000")
+    out = args.out or args.params
+    result = tune(params, args.params, args.prepared, out, budget_min=args.budget_min, track=args.mlflow)
+    print("\n".join(f"{'*' if t is result['best'] else ' '} trial {t['number'] + 1}: {t['validation']['ratio']:.2f}x the floor "
+                    f"(discriminative {t['validation']['discriminative']:.4f}) {t['overrides']}" for t in result["trials"]), file=sys.stderr)
+    print(f"best: trial {result['best']['number'] + 1}, {result['best']['validation']['ratio']:.2f}x the validation floor "
+          f"{result['floor']:.4f}; its settings written to {out}" + ("; `dvc repro` trains with them" if out == "params.yaml" else ""),
+          file=sys.stderr)
 
 
 def cmd_sample(args) -> None:
@@ -272,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("models", cmd_models, "list registered versions with aliases, scores, data hash and git commit")
 
+    p = command("tune", cmd_tune, "search the recipe (params `tune`) on the prepared data, scored on validation windows; "
+                "write the best settings into a params file")
+    p.add_argument("--prepared", default="data/prepared")
+    p.add_argument("--out", default=None, help="params file to write (default: the --params file, updated in place)")
+    p.add_argument("--trials", type=int, default=None, help="override tune.trials")
+    p.add_argument("--budget-min", type=float, default=None, help="start no trial after this many minutes (results then "
+                   "depend on the machine's speed)")
+    p.add_argument("--mlflow", action=argparse.BooleanOptionalAction, default=True, help="track trials in MLflow (default: on)")
+
     p = sub.add_parser("pipeline", help="the Kubeflow pipeline: compile, run here with kfp.local, submit to a cluster",
                        description="the Kubeflow pipeline: compile, run here with kfp.local, submit to a cluster")
     pipeline_sub = p.add_subparsers(dest="pipeline_command", required=True, metavar="ACTION")
@@ -279,10 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     def pipeline_command(name: str, func, help: str) -> argparse.ArgumentParser:
         q = pipeline_sub.add_parser(name, help=help, description=help)
         q.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
-        q.add_argument("--sweep", action="store_true", help="the sweep: kubeflow.sweep.configurations in parallel, register the best")
+        q.add_argument("--sweep", action="store_true", help="the sweep: the `tune` search's trials in parallel, register the best")
         q.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="override a pipeline parameter: SECTION.KEY=VALUE (train.steps=500, source.uri=s3://b/d.csv), "
-                            "configurations=[...] with --sweep; repeatable")
+                            "tune.KEY=VALUE with --sweep; repeatable")
         q.set_defaults(func=func, command=f"pipeline {name}")
         return q
 

@@ -165,6 +165,8 @@ class TrainConfig(_Section):
     threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="torch CPU threads; null: torch's default")
     log_every: Count = 20
     checkpoint_every: Count = 1000
+    health_steps: Count = Field(
+        default=1000, description="warn when the discriminator sits at chance or wins completely for this many steps")
     timegan: TimeGanTrainConfig = TimeGanTrainConfig()
     vaegan: VaeGanTrainConfig = VaeGanTrainConfig()
 
@@ -186,7 +188,8 @@ class EvaluateConfig(_Section):
 
 
 # Scores `evaluate` writes; the registry ranks and gates versions by them.
-NumericScore = Literal["discriminative", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio"]
+NumericScore = Literal["discriminative", "discriminative_floor", "discriminative_ratio", "predictive", "predictive_real",
+                       "predictive_ratio", "marginal_w1", "autocorr_diff", "memorization_ratio"]
 NUMERIC_SCORES: tuple[str, ...] = NumericScore.__args__
 BOOLEAN_SCORES = ("memorization_pass",)
 
@@ -293,31 +296,10 @@ class DataSource(_Section):
         return self
 
 
-# Sections a sweep configuration may change; data, evaluation and the registry stay the same for a fair ranking.
-SWEEPABLE_SECTIONS = ("model", "train")
-
-
-def _check_sweep(configurations: list[dict]) -> list[dict]:
-    for i, config in enumerate(configurations):
-        unknown = set(config) - set(SWEEPABLE_SECTIONS)
-        if unknown:
-            raise ValueError(f"configuration {i} changes {sorted(unknown)}: a sweep varies only {', '.join(SWEEPABLE_SECTIONS)}")
-        for section, values in config.items():
-            if not isinstance(values, dict):
-                raise ValueError(f"configuration {i}: {section} must be a mapping of settings")
-    return configurations
-
-
 class SweepConfig(_Section):
-    configurations: Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_check_sweep)] = Field(
-        default_factory=lambda: [
-            {"model": {"cell": "lstm", "hidden": 32}},
-            {"model": {"cell": "gru", "hidden": 32}},
-            {"model": {"cell": "lstm", "hidden": 64, "layers": 2}},
-        ],
-        description="each one overrides model/train settings of params.yaml",
-    )
-    parallelism: Annotated[int, Field(ge=1, le=1000)] = Field(default=2, description="configurations trained at once")
+    """`rgan pipeline ... --sweep`: the trials of the `tune` search (tune.sampler random), trained in parallel."""
+
+    parallelism: Annotated[int, Field(ge=1, le=1000)] = Field(default=2, description="trials trained at once")
 
 
 class KubeflowConfig(_Section):
@@ -338,6 +320,71 @@ class KubeflowConfig(_Section):
     sweep: SweepConfig = SweepConfig()
 
 
+# Settings `rgan tune` (and the Kubeflow sweep) may vary; data, evaluation and the registry stay fixed so trials compare.
+TUNABLE_SECTIONS = ("model", "train")
+UNTUNABLE = {"train.steps", "train.seed", "train.device", "train.threads", "train.log_every", "train.checkpoint_every",
+             "train.health_steps", "model.kind"}
+Choice = str | bool | int | float | None
+
+
+class SearchDimension(_Section):
+    """One setting's range: {low, high} (log: true samples on a log scale), or {choices: [...]}."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: Annotated[list[Choice], Field(min_length=1, max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> "SearchDimension":
+        if self.choices is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either choices or low/high, not both")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high, or choices")
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low:g} must be below high {self.high:g}")
+        if self.log and self.low <= 0:
+            raise ValueError("log: true needs low > 0")
+        return self
+
+
+def _check_space(space: dict) -> dict:
+    for key in space:
+        section, _, name = key.partition(".")
+        fields = {"model": ModelConfig, "train": TrainConfig}.get(section)
+        if fields is None or name not in fields.model_fields or "." in name:
+            raise ValueError(f"'{key}' is not a setting that can be tuned (allowed: model.<setting> or train.<setting>)")
+        if key in UNTUNABLE:
+            raise ValueError(f"'{key}' cannot be tuned: trials must share it ({', '.join(sorted(UNTUNABLE))} are fixed)")
+    return space
+
+
+def _default_space() -> dict:
+    return {
+        "train.d_lr": SearchDimension(low=2e-4, high=4e-3, log=True),
+        "train.g_lr": SearchDimension(low=1e-4, high=2e-3, log=True),
+        "train.moment_weight": SearchDimension(choices=[0.0, 0.3, 1.0]),
+        "train.d_steps": SearchDimension(choices=[1, 2, 3]),
+        "model.hidden": SearchDimension(choices=[32, 64]),
+    }
+
+
+class TuneConfig(_Section):
+    """`rgan tune`: a search over model/train settings, each trial trained for `steps` and scored on the validation
+    windows (discriminative score over its real-data floor)."""
+
+    trials: Annotated[int, Field(ge=1, le=10_000)] = Field(default=12, description="trials in the search")
+    steps: Count = Field(default=3000, description="training steps per trial (train.steps stays for the final run)")
+    sampler: Literal["random", "tpe"] = Field(
+        default="random", description="random: trials fixed by the seed (the Kubeflow sweep runs them in parallel); tpe: adaptive, local only")
+    seed: Seed = 0
+    repeats: Annotated[int, Field(ge=1, le=100)] = Field(default=2, description="validation scorings per trial (evaluate's classifier)")
+    space: Annotated[dict[str, SearchDimension], Field(min_length=1), AfterValidator(_check_space)] = Field(
+        default_factory=_default_space, description="setting -> {low, high, log} or {choices}")
+
+
 class Params(_Section):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -345,20 +392,8 @@ class Params(_Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     mlflow: MlflowConfig = MlflowConfig()
     registry: RegistryConfig = RegistryConfig()
+    tune: TuneConfig = TuneConfig()
     kubeflow: KubeflowConfig = KubeflowConfig()
-
-    @model_validator(mode="after")
-    def _sweep_configurations_are_valid(self) -> "Params":
-        for i, config in enumerate(self.kubeflow.sweep.configurations):
-            for section, overrides in config.items():
-                try:
-                    getattr(self, section).model_validate({**getattr(self, section).model_dump(), **overrides})
-                except ValidationError as exc:
-                    problems = "; ".join(
-                        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
-                    )
-                    raise ValueError(f"kubeflow.sweep.configurations[{i}].{section}: {problems}") from None
-        return self
 
     @model_validator(mode="after")
     def _batches_fit_in_memory(self) -> "Params":

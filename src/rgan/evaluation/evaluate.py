@@ -11,11 +11,22 @@ from rgan.config import Params
 from rgan.data.prepare import load_prepared
 from rgan.device import resolve_device
 from rgan.errors import RganError
-from rgan.evaluation import distances, parallel, plots, posthoc
+from rgan.evaluation import distances, floor, parallel, plots, posthoc
 from rgan.sampling import load_generator
 
 # Windows of real training data the reference forecaster and the memorization index use at most.
 MAX_TRAIN_WINDOWS = 20000
+
+
+def _ratios(metrics: dict, n_test: int, n_train: int) -> dict:
+    """Scores as multiples of their real-data floor (rgan.evaluation.floor): 1 = as good as real data."""
+    denominator = max(metrics["discriminative_floor"]["mean"], floor.accuracy_noise(n_test, min(n_test, n_train)))
+    out = {"discriminative_ratio": {"mean": metrics["discriminative"]["mean"] / denominator,
+                                    "std": metrics["discriminative"]["std"] / denominator}}
+    if metrics["predictive_real"]["mean"] > 0:
+        out["predictive_ratio"] = {"mean": metrics["predictive"]["mean"] / metrics["predictive_real"]["mean"],
+                                   "std": metrics["predictive"]["std"] / metrics["predictive_real"]["mean"]}
+    return {name: {k: round(float(v), 4) for k, v in value.items()} for name, value in out.items()}
 
 
 def evaluate(
@@ -46,6 +57,9 @@ def evaluate(
         seed = cfg.seed + r
         posthoc_tasks += [
             ("discriminative", posthoc.discriminative_score, (test, synth, cfg.discriminative_iterations), dict(seed=seed, **iters)),
+            # the same classifier and seed with real training windows in place of synthetic ones
+            ("discriminative_floor", posthoc.discriminative_score,
+             (test, floor.real_reference(train, len(test), seed=seed), cfg.discriminative_iterations), dict(seed=seed, **iters)),
             ("predictive", posthoc.predictive_score, (synth, test, cfg.predictive_iterations), dict(seed=seed, **iters)),
             ("predictive_real", posthoc.predictive_score, (train, test, cfg.predictive_iterations), dict(seed=seed, **iters)),
         ]
@@ -59,6 +73,7 @@ def evaluate(
     first_synthetic = synthetic[0]
 
     metrics: dict = {name: {"mean": round(float(np.mean(v)), 6), "std": round(float(np.std(v)), 6)} for name, v in scores.items()}
+    metrics.update(_ratios(metrics, n_test=len(test), n_train=len(train)))
     metrics["memorization_pass"] = bool(metrics["memorization_ratio"]["mean"] >= cfg.memorization_threshold)
     metrics["windows"] = int(len(test))
     metrics["repeats"] = cfg.repeats

@@ -17,10 +17,13 @@ import yaml
 from rgan.config import Params, _Yaml12Loader, parse_params
 from rgan.errors import RganError
 from rgan.kubeflow.values import from_pipeline, to_pipeline
+from rgan.tuning.space import planned_trials
 
 PIPELINE_MODULE = "pipelines.rgan_pipeline"
-# What --param may set: a params.yaml section's key, the data source, or the sweep's configuration list.
+# What --param may set: a params.yaml section's key, the data source, or (with --sweep) a `tune` setting.
 SECTIONS = ("data", "model", "train", "evaluate", "mlflow", "registry")
+# The sweep's own parameters, all derived from params.yaml's `tune` section.
+SWEEP_PARAMETERS = ("configurations", "validation_repeats", "trial_steps")
 
 
 def _pipelines_root() -> Path:
@@ -46,8 +49,12 @@ def pipeline_defaults(params: Params) -> dict[str, Any]:
     dumped = params.model_dump(mode="json")
     values = {name: to_pipeline(dumped[name]) for name in SECTIONS}
     values["source"] = to_pipeline(dumped["kubeflow"]["source"])
-    values["configurations"] = to_pipeline(dumped["kubeflow"]["sweep"]["configurations"])
-    back = parse_params(from_pipeline({**{name: values[name] for name in SECTIONS}, "kubeflow": {**dumped["kubeflow"], "source": values["source"]}}),
+    # the sweep's trials: the same planned trials `rgan tune` runs with tune.sampler random
+    values["configurations"] = to_pipeline(planned_trials(params.tune)) if params.tune.sampler == "random" else []
+    values["validation_repeats"] = params.tune.repeats
+    values["trial_steps"] = params.tune.steps
+    back = parse_params(from_pipeline({**{name: values[name] for name in SECTIONS}, "tune": dumped["tune"],
+                                       "kubeflow": {**dumped["kubeflow"], "source": values["source"]}}),
                         "pipeline parameters")
     if back != params:  # a setting that would not survive the trip: fail loudly, not silently
         raise RganError("these params do not survive as pipeline parameters")
@@ -70,14 +77,12 @@ def apply_overrides(params: Params, assignments: list[str], sweep: bool) -> tupl
     (whole sections: a KFP dict parameter is replaced, not merged)."""
     raw = params.model_dump(mode="json")
     arguments: dict[str, Any] = {}
-    allowed = ", ".join([*SECTIONS, "source"] + (["configurations"] if sweep else []))
+    heads = [*SECTIONS, "source"] + (["tune"] if sweep else [])
+    allowed = ", ".join(heads)
     for text in assignments:
         path, value = _parse_assignment(text)
         head = path[0]
-        if head == "configurations" and sweep and len(path) == 1:
-            raw["kubeflow"]["sweep"]["configurations"] = value
-            continue
-        if head not in (*SECTIONS, "source") or len(path) < 2:
+        if head not in heads or len(path) < 2:
             raise RganError(f"--param {text.partition('=')[0]}: not a pipeline parameter (allowed: {allowed}, as SECTION.KEY=VALUE)")
         node = raw["kubeflow"]["source"] if head == "source" else raw[head]
         for part in path[1:-1]:
@@ -89,7 +94,10 @@ def apply_overrides(params: Params, assignments: list[str], sweep: bool) -> tupl
     values = pipeline_defaults(checked)
     for text in assignments:
         head = text.partition("=")[0].split(".")[0].strip()
-        arguments[head] = values[head]
+        for name in SWEEP_PARAMETERS if head == "tune" else (head,):
+            arguments[name] = values[name]
+    if sweep and checked.tune.sampler != "random":
+        planned_trials(checked.tune)  # explains why the sweep needs the random sampler
     return checked, arguments
 
 

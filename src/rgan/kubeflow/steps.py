@@ -84,13 +84,15 @@ def source_tags(prepared_metadata: dict) -> dict[str, str]:
 
 
 @clean_errors
-def train_step(sections: dict, overrides: dict, prepared, generator) -> None:
+def train_step(sections: dict, overrides: dict, prepared, generator, validation_repeats: int = 0, trial_steps: int = 0) -> None:
     from rgan.tracking.runs import RunRecord
     from rgan.tracking.train_stage import tracked_train
     from rgan.training.trainer import TrainPaths
 
     require_tracking_server()
     params = pipeline_params(sections, overrides)
+    if validation_repeats:  # a sweep trial: as long as `rgan tune` trains one
+        params = params.with_overrides({"train": {"steps": int(trial_steps)}})
     out = Path(generator.path)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as checkpoints:  # no resume across pods: checkpoints stay in the pod
@@ -104,7 +106,15 @@ def train_step(sections: dict, overrides: dict, prepared, generator) -> None:
         "steps": summary["steps"],
         "steps_per_s": summary["steps_per_s"],
         "device": summary["device"],
+        "d_state": summary["d_state"],
     })
+    if validation_repeats:
+        from rgan.data.prepare import load_prepared
+        from rgan.tuning import validation
+
+        data = load_prepared(prepared.path)
+        floors = validation.floor_scores(params, data, int(validation_repeats))
+        generator.metadata["validation"] = validation.score(params, data, out / GENERATOR, floors)
 
 
 def flat_scores(eval_metrics: dict) -> dict[str, float | bool]:
@@ -148,32 +158,29 @@ def evaluate_step(sections: dict, prepared, generator, scores, report, evaluated
 
 
 @clean_errors
-def select_step(sections: dict, candidates: list, best, leaderboard) -> None:
-    """The sweep's fan-in: the best candidate by the registry's ranking metric, preferring those passing its gates."""
-    from rgan.tracking.registry import beats, gate_failures
+def select_step(candidates: list, leaderboard) -> dict:
+    """The sweep's fan-in: the settings of the best trial on the validation windows, by the ranking `rgan tune` uses."""
+    from rgan.tuning.space import rank
 
-    cfg = pipeline_params(sections).registry
     if not candidates:
-        raise RganError("the sweep produced no evaluated generators")
-    rows = []
-    for candidate in candidates:
-        s = candidate.metadata.get("scores", {})
-        if cfg.metric not in s:
-            raise RganError(f"candidate {candidate.metadata.get('mlflow_run_id', '?')} has no {cfg.metric} score")
-        rows.append((candidate, s, gate_failures(cfg, s)))
-    pool = [row for row in rows if not row[2]] or rows  # a gate-failing candidate only when all fail
-    chosen = pool[0]
-    for row in pool[1:]:
-        if beats(cfg, row[1][cfg.metric], chosen[1][cfg.metric]):
-            chosen = row
-    shutil.copytree(chosen[0].path, best.path)
-    best.metadata.update(chosen[0].metadata)
-    lines = [f"| run | configuration | {cfg.metric} | gates |", "|---|---|---|---|"]
-    for candidate, s, failures in rows:
-        mark = " **(selected)**" if candidate is chosen[0] else ""
-        lines.append(f"| {candidate.metadata.get('mlflow_run_id', '?')}{mark} | `{json.dumps(from_pipeline(candidate.metadata.get('configuration', {})))}` "
-                     f"| {s[cfg.metric]:.4f} | {'; '.join(failures) or 'pass'} |")
-    Path(leaderboard.path).write_text(f"# Sweep: ranked by {cfg.metric} ({cfg.direction})\n\n" + "\n".join(lines) + "\n")
+        raise RganError("the sweep produced no trained generators")
+    trials = []
+    for number, candidate in enumerate(candidates):
+        if "validation" not in candidate.metadata:
+            raise RganError(f"trial {candidate.metadata.get('mlflow_run_id', '?')} has no validation score")
+        trials.append({"number": number, "overrides": from_pipeline(candidate.metadata.get("configuration", {})),
+                       "validation": candidate.metadata["validation"], "candidate": candidate})
+    ranked = rank(trials)
+    chosen = ranked[0]["candidate"]
+    lines = ["| run | configuration | validation ratio to floor | discriminative | discriminator |", "|---|---|---|---|---|"]
+    for t in ranked:
+        c, v = t["candidate"], t["validation"]
+        mark = " **(selected)**" if c is chosen else ""
+        lines.append(f"| {c.metadata.get('mlflow_run_id', '?')}{mark} | `{json.dumps(t['overrides'])}` | {v['ratio']:.2f} "
+                     f"| {v['discriminative']:.4f} | {c.metadata.get('d_state', '?')} |")
+    Path(leaderboard.path).write_text("# Sweep: ranked on the validation windows (score / real-data floor, lower is better)\n\n"
+                                      + "\n".join(lines) + "\n\nThe selected settings are trained for train.steps, evaluated and registered.\n")
+    return ranked[0]["overrides"]
 
 
 @clean_errors

@@ -27,7 +27,7 @@ from rgan.tracking.connection import (
 
 PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
 MODEL_NAME_IN_RUN = "generator"
-TRAIN_METRICS = ["d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_norm", "d_grad_norm", "steps_per_s",
+TRAIN_METRICS = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "gp", "g_grad_norm", "d_grad_norm", "steps_per_s",
                  "phase", "ae_loss", "sup_loss", "recon_loss", "kl_loss"]  # the last ones: timegan / vaegan only
 # MLflow caps one log_batch call at 1000 metrics.
 BATCH = 1000

@@ -46,6 +46,9 @@ def lineage_tags(params: Params, prepared_dir: str | Path, device: str) -> dict[
     }
 
 
+MAX_TAG_CHARS = 5000  # MLflow's limit on a tag value is 8000 (5000 on some servers)
+
+
 def _read_log(path: Path) -> list[dict]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
@@ -76,12 +79,24 @@ def _finish_training(client, record: RunRecord, paths: TrainPaths, pending: Path
     )
     client.log_artifact(record.run_id, str(paths.log), "train")
     client.log_artifact(record.run_id, str(paths.metrics), "train")
+    for key, value in health_tags(summary).items():
+        client.set_tag(record.run_id, key, value)
     metadata = {"run_id": record.run_id, "trained_steps": final_step, "data_md5": record.tags.get("rgan.data_md5", "")}
     record.model_uri, record.model_id = log_generator(record.run_id, paths.generator, metadata)
     record.generator_sha256 = file_sha256(paths.generator)
     record.write(pending)
     record.write(run_file)
     return record
+
+
+def health_tags(summary: dict) -> dict[str, str]:
+    """The discriminator's health on the run: its final state and every warning training gave."""
+    warnings = summary.get("health_warnings") or []
+    tags = {"rgan.discriminator_state": str(summary.get("d_state", "unknown")),
+            "rgan.health_warnings": str(len(warnings))}
+    if warnings:
+        tags["rgan.health_warning"] = "\n".join(warnings)[:MAX_TAG_CHARS]
+    return tags
 
 
 def _logging_failed(what: str, files: list[Path], exc: Exception, retry: str) -> RganError:

@@ -81,11 +81,20 @@ class AdversarialObjective:
             if part is not None:
                 part.load_state_dict(state[name])
 
-    def _outputs(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _outputs(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the training log shows of the discriminator: its mean output on real and generated data
+        (probability for BCE, score for a critic) and its accuracy on each, per sequence (the mean of its
+        per-step outputs, thresholded at 0 for BCE; for a critic, at the midpoint of the two means)."""
+        real_seq, fake_seq = (o.reshape(o.shape[0], -1).mean(dim=1) for o in (real_out, fake_out))
         if self.wasserstein:
-            return real_out.mean(), fake_out.mean()
-        # mean probability the discriminator gives real and generated steps
-        return torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
+            d_real, d_fake = real_out.mean(), fake_out.mean()
+            threshold = (d_real + d_fake) / 2
+        else:
+            d_real, d_fake = torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
+            threshold = torch.zeros((), device=real_out.device)
+        return {"d_real": d_real.detach(), "d_fake": d_fake.detach(),
+                "d_acc_real": (real_seq > threshold).float().mean().detach(),
+                "d_acc_fake": (fake_seq <= threshold).float().mean().detach()}
 
 
 class RecurrentGanObjective(AdversarialObjective):
@@ -119,12 +128,10 @@ class RecurrentGanObjective(AdversarialObjective):
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
 
-        d_real, d_fake = self._outputs(real_out, fake_out)
         return {
             "d_loss": d_loss.detach(),
             "g_loss": g_loss.detach(),
-            "d_real": d_real.detach(),
-            "d_fake": d_fake.detach(),
+            **self._outputs(real_out, fake_out),
             "gp": gp.detach(),
             "g_grad_norm": g_norm.detach(),
             "d_grad_norm": d_norm.detach(),

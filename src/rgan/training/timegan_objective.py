@@ -47,7 +47,7 @@ class TimeGanObjective(AdversarialObjective):
         return 1 if self.done < t.autoencoder_steps + t.supervised_steps else 2
 
     def _row(self, phase: int, **values) -> dict[str, torch.Tensor]:
-        names = ["d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_norm", "d_grad_norm", "ae_loss", "sup_loss"]
+        names = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "gp", "g_grad_norm", "d_grad_norm", "ae_loss", "sup_loss"]
         row = {name: values[name].detach() if name in values else torch.tensor(NAN) for name in names}
         row["phase"] = torch.tensor(float(phase))
         return row
@@ -118,8 +118,7 @@ class TimeGanObjective(AdversarialObjective):
                 d_norm = torch.zeros((), device=self.device)
         if self.ema is not None:
             self.ema.update_parameters(s)
-        d_real, d_fake = self._outputs(real_out, fake_out)
-        return self._row(phase, d_loss=d_loss, g_loss=g_loss, d_real=d_real, d_fake=d_fake, gp=gp,
+        return self._row(phase, d_loss=d_loss, g_loss=g_loss, **self._outputs(real_out, fake_out), gp=gp,
                          g_grad_norm=g_norm, d_grad_norm=d_norm, ae_loss=ae, sup_loss=sup)
 
     @property

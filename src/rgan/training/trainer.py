@@ -28,9 +28,11 @@ from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
 from rgan.errors import RganError
 from rgan.training import checkpoint
+from rgan.training.health import HealthMonitor
 from rgan.training.objective import AdversarialObjective, build_objective
 
-LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "gp", "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]
+LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "d_state", "gp",
+               "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]
 CHECKPOINT_NAME = "last.pt"
 # The log as of the last checkpoint (what --resume continues), and the one being written now: a run that
 # fails before its first checkpoint leaves the previous run's log and checkpoint together, untouched.
@@ -39,7 +41,7 @@ WORKING_LOG_NAME = "train_log.live.tsv"
 LOCK_NAME = ".train.lock"
 # Settings a resumed run may change without invalidating the checkpoint. Not the device: the noise RNG
 # state belongs to one device type.
-RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads"}
+RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "health_steps"}
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class _LiveLog:
         if resume_step > 0 and published.is_file():
             with published.open(newline="") as f:
                 kept = [row for row in csv.DictReader(f, delimiter="\t") if int(row["step"]) <= resume_step]
+        self.kept = kept
         self.elapsed = float(kept[-1]["elapsed_s"]) if kept else 0.0
         self.last_step = int(kept[-1]["step"]) if kept else resume_step
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +169,10 @@ def _check_finite(row: dict, step: int) -> None:
             f"training diverged at step {step}: {', '.join(f'{k} = {row[k]}' for k in bad)}. Lower train.g_lr and "
             "train.d_lr, or set train.grad_clip; the last good checkpoint is kept"
         )
+
+
+def monitor_accuracy(monitor: HealthMonitor) -> float:
+    return sum(monitor.window) / len(monitor.window) if monitor.window else math.nan
 
 
 def _check_resumable(saved: dict, params: Params, prepared: Prepared) -> None:
@@ -277,6 +284,11 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
 
     log = _LiveLog(paths.checkpoints / WORKING_LOG_NAME, paths.checkpoints / PUBLISHED_LOG_NAME, resume_step=start,
                    columns=LOG_COLUMNS + objective.extra_log_columns)
+    monitor = HealthMonitor(cfg.health_steps, cfg.log_every)
+    warnings: list[str] = []
+    for kept in log.kept:  # a resumed run judges health over the same window as an uninterrupted one
+        _, _, warning = monitor.update({k: float(v) if k.startswith("d_acc_") and v else v for k, v in kept.items()})
+        warnings += [warning] if warning else []
     bar = tqdm(total=cfg.steps, initial=min(start, cfg.steps), unit="step", disable=None if progress is None else not progress, dynamic_ncols=True, desc="train")
     last_time, last_step, run_start = time.perf_counter(), start, time.perf_counter()
     try:
@@ -288,7 +300,16 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
                     now = time.perf_counter()
                     row = {k: round(float(v), 6) for k, v in out.items()}
                     _check_finite(row, step)
+                    accuracy, state, warning = monitor.update({**row, "step": step})
+                    if warning is not None:
+                        warnings.append(warning)
+                        if bar.disable:
+                            print(f"warning: {warning}", file=sys.stderr, flush=True)
+                        else:
+                            bar.write(f"warning: {warning}", file=sys.stderr)
                     row.update(
+                        d_acc=round(accuracy, 6),
+                        d_state=state,
                         step=step,
                         elapsed_s=round(log.elapsed + now - last_time, 3),
                         steps_per_s=round((step - last_step) / max(now - last_time, 1e-9), 2),
@@ -322,6 +343,11 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
         "wall_time_s": round(wall, 2),
         "steps_per_s": round((final_step - start) / max(wall, 1e-9), 2),
         "device": str(device),
+        # the discriminator's health (rgan.training.health): its balanced accuracy over the last
+        # train.health_steps steps, and the warnings given
+        "d_accuracy": None if math.isnan(monitor_accuracy(monitor)) else round(monitor_accuracy(monitor), 4),
+        "d_state": monitor.state,
+        "health_warnings": warnings,
     }
     write_json(paths.metrics, summary)
     return summary

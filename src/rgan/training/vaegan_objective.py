@@ -52,8 +52,7 @@ class VaeGanObjective(AdversarialObjective):
         self.discriminator.requires_grad_(True)
         if self.ema is not None:
             self.ema.update_parameters(self.decoder)
-        d_real, d_fake = self._outputs(real_out, fake_out)
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "d_real": d_real.detach(), "d_fake": d_fake.detach(),
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **self._outputs(real_out, fake_out),
                 "gp": gp.detach(), "g_grad_norm": g_norm.detach(), "d_grad_norm": d_norm.detach(),
                 "recon_loss": recon.detach(), "kl_loss": kl.detach()}
 

@@ -1,0 +1,70 @@
+"""A trial's score on the validation windows, never the test windows: the post-hoc discriminative score (the
+evaluate stage's classifier, iterations and batch size) over its real-data floor, averaged over repeats."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from rgan.config import Params
+from rgan.data.prepare import Prepared
+from rgan.errors import RganError
+from rgan.evaluation import floor
+from rgan.evaluation.evaluate import MAX_TRAIN_WINDOWS
+
+SEED_OFFSET = 2_000_003  # validation samples use other noise than the evaluate stage's
+
+
+def validation_windows(prepared: Prepared, params: Params) -> np.ndarray:
+    n = len(prepared.starts["val"])
+    if n < 10:
+        raise RganError(f"tuning scores trials on the validation windows, and there are {n}: raise data.val_fraction "
+                        "(at least 10 windows are needed)")
+    return prepared.windows("val", limit=params.evaluate.max_windows, seed=params.evaluate.seed)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny classifiers: one thread is the fastest per CPU (see evaluation/parallel.py)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def floor_scores(params: Params, prepared: Prepared, repeats: int) -> list[float]:
+    """The real-vs-real floor on the validation windows, one value per repeat: the same for every trial."""
+    from rgan.device import resolve_device
+
+    cfg = params.evaluate
+    device = resolve_device(cfg.device)
+    val = validation_windows(prepared, params)
+    train = prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=cfg.seed)
+    with _one_thread():
+        return [floor.discriminative(val, floor.real_reference(train, len(val), cfg.seed + r), cfg.discriminative_iterations,
+                                     cfg.seed + r, cfg.batch_size, device) for r in range(repeats)]
+
+
+def score(params: Params, prepared: Prepared, generator_path: str | Path, floors: list[float]) -> dict:
+    """{discriminative, floor, ratio, windows} of a trained generator; `floors` from floor_scores."""
+    from rgan.device import resolve_device
+    from rgan.sampling import load_generator
+
+    cfg = params.evaluate
+    device = resolve_device(cfg.device)
+    val = validation_windows(prepared, params)
+    generator = load_generator(generator_path, device)
+    scores = []
+    with _one_thread():
+        for r in range(len(floors)):
+            synthetic = generator.sample_scaled(len(val), seed=SEED_OFFSET + cfg.seed + r)
+            scores.append(floor.discriminative(val, synthetic, cfg.discriminative_iterations, cfg.seed + r, cfg.batch_size, device))
+    mean, floor_mean = float(np.mean(scores)), float(np.mean(floors))
+    n_train = len(prepared.starts["train"])
+    return {"discriminative": round(mean, 6), "floor": round(floor_mean, 6),
+            "ratio": round(floor.ratio(mean, floor_mean, len(val), min(len(val), n_train)), 4), "windows": int(len(val))}
