@@ -19,6 +19,7 @@ would give it (time column, sequence column, missing-value rule). Install the pa
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -26,7 +27,8 @@ from typing import Callable
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
+# the TimeGAN paper's Stocks CSV: $RGAN_SHARED/data/timegan/, else ../shared beside the checkout (never copied here)
+STOCKS = Path(os.environ.get("RGAN_SHARED", ROOT.parent / "shared")) / "data" / "timegan" / "stock_data.csv"
 
 
 def _vega(name: str) -> pd.DataFrame:

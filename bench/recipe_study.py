@@ -122,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         futures = {pool.submit(run_one, d, r, recipes[r] or {}, args.steps, args.repeats, args.iterations): (d, r)
                    for d, r in todo}
         for future in as_completed(futures):
-            row = future.result()
+            try:
+                row = future.result()
+            except Exception as exc:  # one failed (dataset, recipe) must not lose the others
+                d, r = futures[future]
+                print(f"FAILED {d} {r}: {type(exc).__name__}: {exc}", flush=True)
+                continue
             rows = [x for x in rows if (x["dataset"], x["recipe"], x["steps"]) != (row["dataset"], row["recipe"], row["steps"])] + [row]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(rows, indent=1) + "\n")

@@ -53,3 +53,21 @@ def test_sample_memory_prints_peak_memory_per_n_within_the_limit():
     rows = [line.split() for line in proc.stdout.splitlines() if line.strip().startswith(("10,000", "100,000"))]
     assert [r[0] for r in rows] == ["10,000", "100,000"] and all(r[2] == "csv" for r in rows), proc.stdout
     assert all(0 < float(r[4]) < 1024 for r in rows)  # peak MiB of each `rgan sample` child
+
+
+def test_recipe_study_and_fidelity_table_smoke_runs(tmp_path):
+    """The recipe study and the fidelity table end to end on the built-in sines (the real datasets need bench-only
+    packages; the real run: by hand)."""
+    study = tmp_path / "study.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/recipe_study.py"), "--smoke", "--datasets", "sines", "--recipes", "shipped",
+                           "ttur", "--jobs", "1", "--out", str(study)], env=cli_env(), capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(study.read_text())
+    assert {r["recipe"] for r in rows} == {"shipped", "ttur"} and all("ratio" in r and "health_chance_share" in r for r in rows)
+    table = tmp_path / "fidelity.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/fidelity_table.py"), "--smoke", "--datasets", "sines", "--jobs", "1",
+                           "--out", str(table)], env=cli_env(), capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(table.with_suffix(".json").read_text())
+    assert {"before", "after", "tuned"} <= set(row) and row["tuned_settings"]
+    assert "| sines |" in table.read_text()

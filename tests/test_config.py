@@ -16,10 +16,11 @@ def test_shipped_params_are_valid_and_complete():
     def keys(model_dump, prefix=""):
         for k, v in model_dump.items():
             yield prefix + k
-            if isinstance(v, dict):
+            if isinstance(v, dict) and prefix + k != "tune.space":  # the search space is a mapping the user writes
                 yield from keys(v, prefix + k + ".")
 
     assert set(keys(params.model_dump())) == set(keys(raw))
+    assert {k: v.model_dump(exclude_defaults=True) for k, v in params.tune.space.items()} == raw["tune"]["space"]
 
 
 @pytest.mark.parametrize(

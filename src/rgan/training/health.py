@@ -57,8 +57,9 @@ class HealthMonitor:
 def message(state: str, accuracy: float, step: int, health_steps: int) -> str:
     if state == "chance":
         return (f"step {step}: the discriminator has been at chance for {health_steps} steps (balanced accuracy "
-                f"{accuracy:.3f}): the adversarial signal is dead and only auxiliary terms shape the generator. "
-                "Try a larger train.d_lr than train.g_lr, a lower train.moment_weight, or `rgan tune`")
+                f"{accuracy:.3f}): its signal is dead, so only the moment term shapes the generator, unless the generator "
+                "already matches the data (evaluate's discriminative_ratio near 1 says so). Try a larger train.d_lr than "
+                "train.g_lr, more train.d_steps, or `rgan tune`")
     return (f"step {step}: the discriminator has told real from generated apart for {health_steps} steps (balanced "
             f"accuracy {accuracy:.3f}): the generator gets no useful gradient. Try a lower train.d_lr or larger model.hidden")
 
