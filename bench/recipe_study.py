@@ -102,6 +102,24 @@ def run_one(dataset: str, recipe: str, overrides: dict, steps: int, repeats: int
     }
 
 
+def table(rows: list[dict]) -> str:
+    """Datasets x recipes: validation discriminative score (ratio to the floor) and the discriminator's mean
+    balanced accuracy / share of logged steps at chance."""
+    recipes = list(dict.fromkeys(r["recipe"] for r in rows))
+    names = [d for d in datasets.DATASETS if any(r["dataset"] == d for r in rows)]
+    by = {(r["dataset"], r["recipe"]): r for r in rows}
+    lines = ["| dataset | floor | " + " | ".join(recipes) + " |", "|---|---|" + "---|" * len(recipes)]
+    for d in names:
+        floor_value = next(r["floor"] for r in rows if r["dataset"] == d)
+        cells = []
+        for recipe in recipes:
+            r = by.get((d, recipe))
+            cells.append("" if r is None else f"{r['discriminative']:.3f} ({r['ratio']:.1f}x); D {r['health_mean_accuracy']:.2f}, "
+                                              f"chance {r['health_chance_share']:.0%}")
+        lines.append(f"| {d} | {floor_value:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     recipes = yaml.safe_load(RECIPES.read_text())
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -131,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = [x for x in rows if (x["dataset"], x["recipe"], x["steps"]) != (row["dataset"], row["recipe"], row["steps"])] + [row]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(rows, indent=1) + "\n")
+            args.out.with_suffix(".md").write_text(table(rows))
             print(json.dumps(row), flush=True)
     return 0
 

@@ -170,7 +170,7 @@ def cmd_models(args) -> None:
 def format_versions(name: str, rows: list[dict], metric: str) -> str:
     import datetime
 
-    header = ["version", "aliases", "created", metric, "predictive", "memorization", "data (dvc md5)", "git commit", "run"]
+    header = ["version", "aliases", "created", metric, "x floor", "predictive", "memorization", "data (dvc md5)", "git commit", "run"]
     table = [header]
     for r in rows:
         s = r["scores"]
@@ -181,6 +181,7 @@ def format_versions(name: str, rows: list[dict], metric: str) -> str:
             ",".join(r["aliases"]) or "-",
             datetime.datetime.fromtimestamp(r["created"] / 1000).strftime("%Y-%m-%d %H:%M"),
             f"{s[metric]:.4f}" if metric in s else "-",
+            f"{s['discriminative_ratio']:.2f}" if "discriminative_ratio" in s else "-",  # the discriminative score / its floor
             f"{s['predictive']:.4f}" if "predictive" in s else "-",
             "-" if mem is None else ("pass" if mem else "FAIL"),
             r["data_md5"][:12] or "-",

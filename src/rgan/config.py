@@ -151,7 +151,7 @@ class TrainConfig(_Section):
     g_lr: LearningRate = 1e-3
     d_lr: LearningRate = 1e-3
     betas: Annotated[list[Fraction], Field(min_length=2, max_length=2)] = [0.5, 0.999]
-    d_steps: Annotated[int, Field(ge=1, le=100)] = Field(default=1, description="discriminator (critic) steps per generator step")
+    d_steps: Annotated[int, Field(ge=1, le=100)] = Field(default=3, description="discriminator (critic) steps per generator step")
     gp_lambda: Weight = 10.0
     moment_weight: Weight = Field(
         default=1.0, description="weight of the generator's mean/std matching term (TimeGAN's moment loss)"
