@@ -264,7 +264,7 @@ def test_omitted_sections_mean_the_shipped_defaults_with_a_note(tmp_path):
     assert code == 0 and "empty.yaml sets nothing: every setting is its documented default" in err
     assert load_params(tmp_path / "empty.yaml") == load_params(ROOT / "params.yaml") == Params()
     code, err = run("params", "--params", "partial.yaml", cwd=tmp_path)
-    assert code == 0 and "no model, train, evaluate, mlflow, registry, kubeflow sections: documented defaults used" in err
+    assert code == 0 and "no model, train, evaluate, mlflow, registry, tune, kubeflow sections: documented defaults used" in err
     assert load_params(tmp_path / "partial.yaml").train == Params().train
 
 
@@ -313,8 +313,8 @@ def test_params_yaml_is_the_code_defaults():
         out = set()
         for k, v in d.items():
             out.add(prefix + k)
-            # free-form mappings (resources per step, gates, node selector) hold values, not settings
-            if isinstance(v, dict) and k not in ("gates", "gpu_node_selector"):
+            # free-form mappings (gates, node selector, the search space) hold values, not settings
+            if isinstance(v, dict) and k not in ("gates", "gpu_node_selector", "space"):
                 out |= keys(v, f"{prefix}{k}.")
         return out
 

@@ -66,7 +66,7 @@ def _train(tmp_path, params, name: str, capsys):
 
 def test_a_stalled_discriminator_is_warned_about_and_a_learning_one_is_not(tmp_path, capsys):
     params = _prepared(tmp_path)
-    common = {"steps": 200, "log_every": 10, "health_steps": 100, "checkpoint_every": 200}
+    common = {"steps": 200, "log_every": 10, "health_steps": 100, "checkpoint_every": 200, "d_steps": 1}
     # made to stall: a discriminator whose learning rate is too small to move its weights stays at chance
     stalled, paths, err = _train(tmp_path, params.with_overrides({"train": {**common, "d_lr": 1e-9}}), "stalled", capsys)
     assert stalled["d_state"] == "chance" and stalled["d_accuracy"] < CHANCE_BELOW

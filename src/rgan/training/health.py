@@ -33,6 +33,11 @@ class HealthMonitor:
         self.health_steps = health_steps
         self.state = "ok"
 
+    @property
+    def accuracy(self) -> float:
+        """Balanced accuracy averaged over the window (NaN before any discriminator step)."""
+        return sum(self.window) / len(self.window) if self.window else math.nan
+
     def update(self, row: dict) -> tuple[float, str, str | None]:
         """(windowed accuracy, state, warning or None) after a logged row. The state is judged only once the
         window is full, and a warning is given when the state changes to chance or winning."""
@@ -40,8 +45,8 @@ class HealthMonitor:
         if not math.isnan(accuracy):  # TimeGAN's first phases have no discriminator
             self.window.append(accuracy)
         if len(self.window) < (self.window.maxlen or 1):
-            return (sum(self.window) / len(self.window) if self.window else math.nan), "ok", None
-        mean = sum(self.window) / len(self.window)
+            return self.accuracy, "ok", None
+        mean = self.accuracy
         state = "chance" if mean < CHANCE_BELOW else "winning" if mean > WINNING_ABOVE else "ok"
         if state == "ok" and self.state == "chance" and mean < CHANCE_BELOW + HYSTERESIS:
             state = "chance"

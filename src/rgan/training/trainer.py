@@ -171,10 +171,6 @@ def _check_finite(row: dict, step: int) -> None:
         )
 
 
-def monitor_accuracy(monitor: HealthMonitor) -> float:
-    return sum(monitor.window) / len(monitor.window) if monitor.window else math.nan
-
-
 def _check_resumable(saved: dict, params: Params, prepared: Prepared) -> None:
     current = params.model_dump()
     differences = []
@@ -285,10 +281,10 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
     log = _LiveLog(paths.checkpoints / WORKING_LOG_NAME, paths.checkpoints / PUBLISHED_LOG_NAME, resume_step=start,
                    columns=LOG_COLUMNS + objective.extra_log_columns)
     monitor = HealthMonitor(cfg.health_steps, cfg.log_every)
-    warnings: list[str] = []
+    health_warnings: list[str] = []
     for kept in log.kept:  # a resumed run judges health over the same window as an uninterrupted one
         _, _, warning = monitor.update({k: float(v) if k.startswith("d_acc_") and v else v for k, v in kept.items()})
-        warnings += [warning] if warning else []
+        health_warnings += [warning] if warning else []
     bar = tqdm(total=cfg.steps, initial=min(start, cfg.steps), unit="step", disable=None if progress is None else not progress, dynamic_ncols=True, desc="train")
     last_time, last_step, run_start = time.perf_counter(), start, time.perf_counter()
     try:
@@ -302,7 +298,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
                     _check_finite(row, step)
                     accuracy, state, warning = monitor.update({**row, "step": step})
                     if warning is not None:
-                        warnings.append(warning)
+                        health_warnings.append(warning)
                         if bar.disable:
                             print(f"warning: {warning}", file=sys.stderr, flush=True)
                         else:
@@ -345,9 +341,9 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
         "device": str(device),
         # the discriminator's health (rgan.training.health): its balanced accuracy over the last
         # train.health_steps steps, and the warnings given
-        "d_accuracy": None if math.isnan(monitor_accuracy(monitor)) else round(monitor_accuracy(monitor), 4),
+        "d_accuracy": None if math.isnan(monitor.accuracy) else round(monitor.accuracy, 4),
         "d_state": monitor.state,
-        "health_warnings": warnings,
+        "health_warnings": health_warnings,
     }
     write_json(paths.metrics, summary)
     return summary
