@@ -99,5 +99,6 @@ def test_the_images_commands_work_in_a_clean_venv_installed_as_the_dockerfile_in
     proc = subprocess.run([rgan, "pipeline", "run-local"], cwd=workdir, env=run_env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"registered {name} v1 (champion)" in proc.stderr
-    version = mlflow.MlflowClient(store).get_model_version_by_alias(name, "champion")
+    # registry_uri too: in-process tests before this one leave a global registry URI behind (connect() sets it)
+    version = mlflow.MlflowClient(store, registry_uri=store).get_model_version_by_alias(name, "champion")
     assert version.tags["rgan.version"] and "score.discriminative" in version.tags
