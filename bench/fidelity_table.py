@@ -141,12 +141,17 @@ def table(rows: list[dict], args) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: list(datasets.DATASETS).index(r["dataset"])):
-        if not all(v in r for v in VARIANTS):
+        measured = [v for v in VARIANTS if v in r]
+        if not measured:
             continue
-        cells = [f"{r[v]['ratio']:.2f}x ({r[v]['discriminative']:.3f} ± {r[v]['std']:.3f})" for v in VARIANTS]
-        health = " / ".join(f"{r[v]['d_state']} {r[v]['d_accuracy']}" for v in VARIANTS)
-        lines.append(f"| {r['dataset']} | {r['shape']} | {r['after']['floor']:.3f} | {' | '.join(cells)} | {r['tune_s'] / 60:.1f} min "
-                     f"| `{json.dumps(r['tuned_settings'])}` | {health} |")
+        cells = [f"{r[v]['ratio']:.2f}x ({r[v]['discriminative']:.3f} ± {r[v]['std']:.3f})" if v in r else "not measured" for v in VARIANTS]
+        health = " / ".join(f"{r[v]['d_state']} {r[v]['d_accuracy']}" if v in r else "-" for v in VARIANTS)
+        tune = f"{r['tune_s'] / 60:.1f} min" if "tune_s" in r else "-"
+        lines.append(f"| {r['dataset']} | {r['shape']} | {r[measured[0]]['floor']:.3f} | {' | '.join(cells)} | {tune} "
+                     f"| `{json.dumps(r.get('tuned_settings', {}))}` | {health} |")
+    sources = [f"- {r['dataset']}, {v}: {r[v]['source']}." for r in rows for v in VARIANTS if v in r and r[v].get("source")]
+    if sources:
+        lines += ["", "Measured otherwise than above:", *sources]
     return "\n".join(lines) + "\n"
 
 
