@@ -4,7 +4,7 @@
                                  [--repeats 2] [--out bench/results/recipe_study.json] [--smoke]
 
 For every (dataset, recipe): `rgan prepare` the dataset as a user would (bench/datasets.py, seq_len 24, random
-split), train with the shipped params.yaml plus the recipe's overrides (bench/configs/recipes.yaml) for --steps
+split), train with params.yaml, the recipe shipped before issue 12 and the recipe's overrides (bench/configs/recipes.yaml) for --steps
 steps on one torch thread, then score on the *validation* windows with rgan's own post-hoc discriminative score
 (TimeGAN protocol, 2000 iterations) against its real-vs-real floor (training windows scored against the same
 validation windows, `rgan.evaluation.floor`), and record the discriminator's health from the training log.
@@ -33,6 +33,7 @@ import datasets  # noqa: E402  (bench/datasets.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "bench" / "configs" / "recipes.yaml"
+BASELINE = "before-issue-12"  # the recipe every study recipe starts from (see recipes.yaml)
 FLOOR_CACHE = Path(tempfile.gettempdir()) / "rgan-recipe-floor"
 
 
@@ -68,7 +69,7 @@ def run_one(dataset: str, recipe: str, overrides: dict, steps: int, repeats: int
     from rgan.training.health import read_health
     from rgan.training.trainer import TrainPaths, train
 
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    base = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(RECIPES.read_text())[BASELINE])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = datasets.write(dataset, tmp / "raw")
@@ -121,7 +122,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    recipes = yaml.safe_load(RECIPES.read_text())
+    recipes = {k: v for k, v in yaml.safe_load(RECIPES.read_text()).items() if k != BASELINE}
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(datasets.DATASETS))
     ap.add_argument("--recipes", nargs="+", default=list(recipes))
