@@ -165,6 +165,7 @@ CASES = [
     Case("time-equals-sequence", ("params", *BAD), params_with(data={"time_column": "id", "sequence_column": "id"}), ("must differ",)),
     Case("batch-above-windows", ("train", "--no-mlflow", *BAD), params_with(train={"batch_size": 5000}),
          ("train.batch_size 5000 is above the 210 training windows",)),
+    Case("health-steps-zero", ("params", *BAD), params_with(train={"health_steps": 0}), ("train.health_steps", "greater than or equal to 1")),
     # tune settings and command
     Case("tune-space-not-tunable", ("tune", "--no-mlflow", *BAD), params_with(tune={"space": {"data.seq_len": {"choices": [12]}}}),
          ("tune.space", "'data.seq_len' is not a setting that can be tuned")),

@@ -21,12 +21,10 @@ from rgan.tuning import space, validation
 
 def tune(params: Params, params_path: str | Path, prepared_dir: str | Path, out: str | Path, budget_min: float | None = None,
          track: bool = True) -> dict:
-    from rgan.data.prepare import load_prepared
     from rgan.training.trainer import load_training_data
 
     cfg = params.tune
-    load_training_data(params, prepared_dir)  # clear errors (missing data, batch above the windows) before any trial
-    prepared = load_prepared(prepared_dir)
+    prepared = load_training_data(params, prepared_dir)  # clear errors (missing data, batch above the windows) before any trial
     validation.validation_windows(prepared, params)  # enough validation windows, before minutes of training
     tracker = _Tracker(params, prepared_dir) if track else None
     started = time.monotonic()
