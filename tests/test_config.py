@@ -1,5 +1,6 @@
 import pytest
-from conftest import ROOT, run, write_params
+import yaml
+from conftest import ROOT, run, run_subprocess, write_params
 
 from rgan.config import Params, load_params, parse_params
 from rgan.errors import RganError
@@ -46,6 +47,18 @@ def test_shipped_params_are_valid_and_complete():
         ({"registry": {"gates": {"discriminative": True}}}, ["registry.gates", "discriminative takes {min: x, max: y}"]),
         ({"registry": {"gates": {"discriminative": {"min": 0.3, "max": 0.1}}}}, ["registry.gates", "above max"]),
         ({"registry": {"model_name": "my model"}}, ["registry.model_name", "pattern"]),
+        # each kind reads its own settings: one it would ignore is refused, naming the kind
+        ({"model": {"kind": "timegan", "discriminator_hidden": 8}}, ["model.discriminator_hidden is not used by model.kind timegan", "latent_dim"]),
+        ({"model": {"kind": "timegan", "bidirectional_discriminator": True}}, ["model.bidirectional_discriminator is not used by model.kind timegan"]),
+        ({"model": {"kind": "vaegan", "z_global_dim": 4}}, ["model.z_global_dim is not used by model.kind vaegan", "(only by rgan, timegan)"]),
+        ({"model": {"latent_dim": 8}}, ["model.latent_dim is not used by model.kind rgan", "(only by timegan, vaegan)"]),
+        ({"train": {"timegan": {"gamma": 2.0}}}, ["train.timegan is not used by model.kind rgan", "(only by timegan)"]),
+        ({"model": {"kind": "timegan"}, "train": {"vaegan": {}}}, ["train.vaegan is not used by model.kind timegan"]),
+        ({"model": {"kind": "timegan"}, "train": {"timegan": {"gama": 1.0}}}, ["unknown key 'train.timegan.gama'", "gamma"]),
+        ({"model": {"kind": "gan"}}, ["model.kind: must be one of rgan, timegan, vaegan", "'gan'"]),
+        ({"train": {"kind": "timegan"}}, ["train.kind: not a setting", "model.kind"]),
+        ({"model": {"kind": "vaegan"}, "tune": {"space": {"model.z_dim": {"choices": [1, 2]}}}},
+         ["tune.space: 'model.z_dim' is not a setting of model.kind vaegan"]),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(raw, expected):
@@ -79,3 +92,21 @@ def test_missing_params_file(tmp_path):
 
 def test_defaults_validate():
     assert Params() == parse_params({})
+
+
+@pytest.mark.parametrize("kind", ["timegan", "vaegan", "rgan"])
+def test_params_for_another_kind_keep_shared_settings_and_validate(kind):
+    shipped = load_params(ROOT / "params.yaml")
+    moved = shipped.for_kind(kind)
+    assert moved.model.kind == kind and moved.train.kind == kind
+    assert (moved.model.hidden, moved.train.steps, moved.evaluate) == (shipped.model.hidden, shipped.train.steps, shipped.evaluate)
+    assert parse_params(moved.model_dump()) == moved  # what `rgan params --kind` prints is a valid params file
+    assert ("timegan" in moved.model_dump()["train"]) == (kind == "timegan")
+
+
+def test_cli_params_kind_prints_that_kinds_settings(tmp_path):
+    result = run_subprocess("params", "--params", str(ROOT / "params.yaml"), "--kind", "vaegan", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    printed = parse_params(yaml.safe_load(result.stdout))
+    assert printed == load_params(ROOT / "params.yaml").for_kind("vaegan")
+    assert "z_dim" not in result.stdout and "latent_dim: null" in result.stdout

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from rgan.config import ModelConfig
+from rgan.config import RganModelConfig as ModelConfig
 from rgan.models import build_models
 from rgan.training import losses
 

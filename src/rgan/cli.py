@@ -21,7 +21,10 @@ def _params(args):
 def cmd_params(args) -> None:
     import yaml
 
-    print(yaml.safe_dump(_params(args).model_dump(), sort_keys=False), end="")
+    params = _params(args)
+    if args.kind:
+        params = params.for_kind(args.kind)
+    print(yaml.safe_dump(params.model_dump(), sort_keys=False), end="")
 
 
 def cmd_make_sines(args) -> None:
@@ -240,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     def progress_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: only on a terminal)")
 
-    command("params", cmd_params, "validate params.yaml and print every setting, defaults filled in")
+    p = command("params", cmd_params, "validate params.yaml and print every setting, defaults filled in")
+    p.add_argument("--kind", choices=("rgan", "timegan", "vaegan"),
+                   help="print them as they would be for this model kind: its own settings at their defaults, the others dropped")
 
     p = command("make-sines", cmd_make_sines, "write the built-in sines dataset (params: data.sines)")
     p.add_argument("--out", default="data/raw/sines.parquet")

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -114,21 +115,64 @@ class DataConfig(_Section):
         return self
 
 
-class ModelConfig(_Section):
-    kind: Literal["rgan", "timegan", "vaegan"] = Field(
-        default="rgan", description="rgan: recurrent GAN; timegan: embedding + supervised loss (Yoon et al. 2019); vaegan: recurrent VAE whose decoder is the generator")
+KINDS = ("rgan", "timegan", "vaegan")
+
+
+class _ModelBase(_Section):
+    kind: str  # each kind's class narrows it (declared here so it comes first in params.yaml and `rgan params`)
     cell: Literal["rnn", "lstm", "gru"] = "lstm"
     hidden: Width = 32
     layers: Layers = 1
+
+
+# The settings each kind reads, as fields on that kind's class: a setting a kind would ignore is refused, naming the kind.
+class RganModelConfig(_ModelBase):
+    """rgan: a recurrent generator against a recurrent discriminator (RGAN / RCGAN, Esteban et al. 2017)."""
+
+    kind: Literal["rgan"] = "rgan"
     z_dim: Width = Field(default=1, description="noise drawn afresh at every step")
     z_global_dim: Annotated[int, Field(ge=0, le=4096)] = Field(default=16, description="noise drawn once per sequence")
     discriminator_hidden: Width | None = Field(default=None, description="default: hidden")
     discriminator_layers: Layers | None = Field(default=None, description="default: layers")
     bidirectional_discriminator: bool = False
-    latent_dim: Width | None = Field(default=None, description="timegan: embedding size; vaegan: latent size per step; null = hidden")
 
 
-class TimeGanTrainConfig(_Section):
+class TimeGanModelConfig(_ModelBase):
+    """timegan: embedder, recovery, generator, supervisor and a latent discriminator (Yoon et al. 2019)."""
+
+    kind: Literal["timegan"]
+    z_dim: Width = Field(default=1, description="noise drawn afresh at every step")
+    z_global_dim: Annotated[int, Field(ge=0, le=4096)] = Field(default=16, description="noise drawn once per sequence")
+    discriminator_layers: Layers | None = Field(default=None, description="default: layers")
+    latent_dim: Width | None = Field(default=None, description="embedding size per step; null = hidden")
+
+
+class VaeGanModelConfig(_ModelBase):
+    """vaegan: a recurrent VAE whose decoder is the generator, plus a recurrent discriminator."""
+
+    kind: Literal["vaegan"]
+    latent_dim: Width | None = Field(default=None, description="latent size per step; null = hidden")
+    discriminator_hidden: Width | None = Field(default=None, description="default: hidden")
+    discriminator_layers: Layers | None = Field(default=None, description="default: layers")
+    bidirectional_discriminator: bool = False
+
+
+def _default_kind(value: Any) -> Any:
+    # `kind` may be left out (rgan, as always); the union needs it to pick the settings class
+    return {"kind": "rgan", **value} if isinstance(value, dict) and "kind" not in value else value
+
+
+ModelConfig = Annotated[RganModelConfig | TimeGanModelConfig | VaeGanModelConfig,
+                        BeforeValidator(_default_kind), Field(discriminator="kind")]
+MODEL_CLASSES: dict[str, type[_ModelBase]] = {"rgan": RganModelConfig, "timegan": TimeGanModelConfig, "vaegan": VaeGanModelConfig}
+
+
+def parse_model(raw: Any) -> RganModelConfig | TimeGanModelConfig | VaeGanModelConfig:
+    """A model section on its own (a generator file's record of the model it holds)."""
+    return TypeAdapter(ModelConfig).validate_python(raw)
+
+
+class TimeGanPhases(_Section):
     """TimeGAN's three phases (train.steps counts all of them) and loss weights, as in the paper's code."""
 
     autoencoder_steps: Annotated[int, Field(ge=0, le=100_000_000)] = Field(default=1000, description="phase 1: embedder + recovery")
@@ -138,13 +182,13 @@ class TimeGanTrainConfig(_Section):
     embedding_supervised_weight: Weight = Field(default=0.1, description="weight of the supervised loss in the joint embedder update")
 
 
-class VaeGanTrainConfig(_Section):
+class VaeGanWeights(_Section):
     reconstruction_weight: Weight = 1.0
     kl_weight: Weight = 0.01
     adversarial_weight: Weight = 1.0
 
 
-class TrainConfig(_Section):
+class _TrainBase(_Section):
     steps: Count = 10000
     batch_size: Batch = 128
     loss: Literal["bce", "wgan-gp"] = "bce"
@@ -167,8 +211,26 @@ class TrainConfig(_Section):
     checkpoint_every: Count = 1000
     health_steps: Count = Field(
         default=1000, description="warn when the discriminator sits at chance or wins completely for this many steps")
-    timegan: TimeGanTrainConfig = TimeGanTrainConfig()
-    vaegan: VaeGanTrainConfig = VaeGanTrainConfig()
+
+
+# The train section's class follows model.kind (copied in by Params, never written by users nor dumped): a kind's own
+# sub-section (train.timegan, train.vaegan) is accepted only with that kind.
+class RganTrainConfig(_TrainBase):
+    kind: Literal["rgan"] = Field(default="rgan", exclude=True, repr=False)
+
+
+class TimeGanTrainConfig(_TrainBase):
+    kind: Literal["timegan"] = Field(exclude=True, repr=False)
+    timegan: TimeGanPhases = TimeGanPhases()
+
+
+class VaeGanTrainConfig(_TrainBase):
+    kind: Literal["vaegan"] = Field(exclude=True, repr=False)
+    vaegan: VaeGanWeights = VaeGanWeights()
+
+
+TrainConfig = Annotated[RganTrainConfig | TimeGanTrainConfig | VaeGanTrainConfig, Field(discriminator="kind")]
+TRAIN_CLASSES: dict[str, type[_TrainBase]] = {"rgan": RganTrainConfig, "timegan": TimeGanTrainConfig, "vaegan": VaeGanTrainConfig}
 
 
 class EvaluateConfig(_Section):
@@ -353,12 +415,18 @@ class SearchDimension(_Section):
 def _check_space(space: dict) -> dict:
     for key in space:
         section, _, name = key.partition(".")
-        fields = {"model": ModelConfig, "train": TrainConfig}.get(section)
-        if fields is None or name not in fields.model_fields or "." in name:
+        if section not in TUNABLE_SECTIONS or not name or "." in name:
             raise ValueError(f"'{key}' is not a setting that can be tuned (allowed: model.<setting> or train.<setting>)")
         if key in UNTUNABLE:
             raise ValueError(f"'{key}' cannot be tuned: trials must share it ({', '.join(sorted(UNTUNABLE))} are fixed)")
     return space
+
+
+def setting_field(kind: str, key: str):
+    """The field of a `model.<name>` or `train.<name>` setting for this model kind; None when the kind has no such setting."""
+    section, _, name = key.partition(".")
+    classes = {"model": MODEL_CLASSES, "train": TRAIN_CLASSES}.get(section)
+    return None if classes is None else classes[kind].model_fields.get(name)
 
 
 def _default_space() -> dict:
@@ -387,24 +455,54 @@ class TuneConfig(_Section):
 
 class Params(_Section):
     data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
+    model: ModelConfig = RganModelConfig()
+    train: TrainConfig = RganTrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     mlflow: MlflowConfig = MlflowConfig()
     registry: RegistryConfig = RegistryConfig()
     tune: TuneConfig = TuneConfig()
     kubeflow: KubeflowConfig = KubeflowConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _train_follows_model_kind(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        model, train = raw.get("model"), raw.get("train")
+        kind = model.get("kind", "rgan") if isinstance(model, dict) else getattr(model, "kind", "rgan")
+        if isinstance(train, _TrainBase):
+            train = train.model_dump()
+        if kind not in KINDS or not isinstance(train if train is not None else {}, dict):
+            return raw  # the model or train section's own error says what is wrong
+        train = dict(train or {})
+        if "kind" in train:
+            raise ValueError("train.kind: not a setting (the model kind is model.kind)")
+        return {**raw, "train": {**train, "kind": kind}}
+
     @model_validator(mode="after")
-    def _batches_fit_in_memory(self) -> "Params":
-        widest = max(self.model.hidden, self.model.discriminator_hidden or 0, self.model.latent_dim or 0)
+    def _checks_across_sections(self) -> "Params":
+        m = self.model
+        widest = max(m.hidden, getattr(m, "discriminator_hidden", None) or 0, getattr(m, "latent_dim", None) or 0)
         activations = self.train.batch_size * self.data.seq_len * widest
         if activations > ACTIVATIONS_MAX:
             raise ValueError(
                 f"train.batch_size {self.train.batch_size} x data.seq_len {self.data.seq_len} x hidden {widest} = "
                 f"{activations:,} activations per recurrent layer and batch, above the {ACTIVATIONS_MAX:,} allowed: lower one of them"
             )
+        for key in self.tune.space:
+            if setting_field(m.kind, key) is None:
+                raise ValueError(f"tune.space: '{key}' is not a setting of model.kind {m.kind} (its settings: "
+                                 f"{', '.join(_kind_settings(m.kind, key.partition('.')[0]))})")
         return self
+
+    def for_kind(self, kind: str) -> "Params":
+        """These settings for another model kind: the settings both kinds read kept, the new kind's own at defaults,
+        settings (and tune.space entries) the new kind does not read dropped."""
+        raw = self.model_dump()
+        raw["model"] = {k: v for k, v in raw["model"].items() if k in MODEL_CLASSES[kind].model_fields} | {"kind": kind}
+        raw["train"] = {k: v for k, v in raw["train"].items() if k in TRAIN_CLASSES[kind].model_fields}
+        raw["tune"]["space"] = {k: v for k, v in raw["tune"]["space"].items() if setting_field(kind, k) is not None}
+        return parse_params(raw, f"params for model.kind {kind}")
 
     def with_overrides(self, overrides: dict[str, dict]) -> "Params":
         """These params with some sections' settings replaced (a sweep configuration), validated again."""
@@ -460,13 +558,29 @@ def read_yaml(path: Path) -> Any:
         raise RganError(f"{path}: not valid YAML: {where}{problem}") from None
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    for part in loc[:-1]:
+def _kind_settings(kind: str, section: str) -> list[str]:
+    classes = {"model": MODEL_CLASSES, "train": TRAIN_CLASSES}[section]
+    return [name for name, f in classes[kind].model_fields.items() if not f.exclude]
+
+
+def _without_kind_tag(loc: tuple) -> tuple[tuple, str | None]:
+    """Pydantic puts the union's tag into an error's location (model.timegan.hidden): drop it, keep the kind."""
+    if len(loc) >= 2 and loc[0] in ("model", "train") and loc[1] in KINDS:
+        return (loc[0], *loc[2:]), str(loc[1])
+    return loc, None
+
+
+def _allowed_keys(loc: tuple, kind: str | None) -> list[str]:
+    model: type[BaseModel] = Params
+    for i, part in enumerate(loc[:-1]):
+        if i == 0 and kind is not None:
+            model = {"model": MODEL_CLASSES, "train": TRAIN_CLASSES}[str(part)][kind]
+            continue
         field = model.model_fields.get(str(part))
         if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
             return []
         model = field.annotation
-    return list(model.model_fields)
+    return [name for name, f in model.model_fields.items() if not f.exclude]
 
 
 def _shown(value: Any) -> str:
@@ -475,11 +589,17 @@ def _shown(value: Any) -> str:
 
 
 def _describe(error: dict, source: str) -> str:
-    loc = error["loc"]
+    loc, kind = _without_kind_tag(error["loc"])
     key = ".".join(str(p) for p in loc)
     if error["type"] == "extra_forbidden":
-        allowed = ", ".join(_allowed_keys(Params, loc))
+        allowed = ", ".join(_allowed_keys(loc, kind))
+        if kind is not None and len(loc) == 2 and any(setting_field(other, key) for other in KINDS if other != kind):
+            users = [other for other in KINDS if setting_field(other, key) is not None]
+            return (f"{source}: {key} is not used by model.kind {kind} (only by {', '.join(users)}): remove it "
+                    f"({loc[0]} settings of {kind}: {allowed})")
         return f"{source}: unknown key '{key}' (allowed here: {allowed})"
+    if error["type"] == "union_tag_invalid":
+        return f"{source}: {key}.kind: must be one of {', '.join(KINDS)} (got {_shown(error['ctx']['tag'])})"
     given = error.get("input")
     shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
     msg = error["msg"].removeprefix("Value error, ")

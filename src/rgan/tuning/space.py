@@ -16,15 +16,15 @@ from rgan.errors import RganError
 def distributions(cfg: TuneConfig) -> dict:
     import optuna.distributions as d
 
-    from rgan.config import ModelConfig, TrainConfig
+    from rgan.config import KINDS, setting_field
 
     out = {}
     for key, dim in cfg.space.items():
         if dim.choices is not None:
             out[key] = d.CategoricalDistribution(dim.choices)
             continue
-        section, _, name = key.partition(".")
-        default = {"model": ModelConfig, "train": TrainConfig}[section].model_fields[name].default
+        # a setting has one type whichever kind has it (checked against model.kind by Params)
+        default = next(f for kind in KINDS if (f := setting_field(kind, key)) is not None).default
         if isinstance(default, int) and not isinstance(default, bool) and float(dim.low).is_integer() and float(dim.high).is_integer():
             out[key] = d.IntDistribution(int(dim.low), int(dim.high), log=dim.log)
         else:
