@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rgan.stages import EVALUATE, PREPARE, REGISTER, SINES, TRAIN, Stage
+
 PARAMS_HELP = "settings file (default: params.yaml)"
-RUN_FILE = "models/mlflow_run.json"
+RUN_FILE = TRAIN.path("--run-file")
 
 
 def _params(args):
@@ -247,24 +249,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("rgan", "timegan", "vaegan"),
                    help="print them as they would be for this model kind: its own settings at their defaults, the others dropped")
 
+    def paths(p: argparse.ArgumentParser, stage: Stage, *options: str, help: dict | None = None) -> None:
+        # default paths are the stage contract's (rgan.stages), the same ones dvc.yaml spells out
+        for option in options:
+            p.add_argument(option, default=stage.path(option), help=(help or {}).get(option, f"default: {stage.path(option)}"))
+
     p = command("make-sines", cmd_make_sines, "write the built-in sines dataset (params: data.sines)")
-    p.add_argument("--out", default="data/raw/sines.parquet")
+    paths(p, SINES, "--out")
 
     p = command("prepare", cmd_prepare, "scale and window the data at data.path into train/val/test splits")
-    p.add_argument("--out", default="data/prepared")
+    paths(p, PREPARE, "--out")
 
     def mlflow_flags(p: argparse.ArgumentParser, writes: bool) -> None:
-        p.add_argument("--run-file", default=RUN_FILE, help=f"MLflow run id and model, {'written' if writes else 'read'} here (default: {RUN_FILE})")
+        paths(p, TRAIN, "--run-file", help={"--run-file": f"MLflow run id and model, {'written' if writes else 'read'} here (default: {RUN_FILE})"})
         p.add_argument("--mlflow", action=argparse.BooleanOptionalAction, default=True, help="track in MLflow (default: on)")
 
     def train_outputs(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--generator", default="models/generator.pt")
-        p.add_argument("--checkpoints", default="models/checkpoints")
-        p.add_argument("--log", default="metrics/train_log.tsv")
-        p.add_argument("--metrics", default="metrics/train.json")
+        paths(p, TRAIN, "--generator", "--checkpoints", "--log", "--metrics")
 
     p = command("train", cmd_train, "train the recurrent GAN on prepared data; track the run in MLflow")
-    p.add_argument("--prepared", default="data/prepared")
+    paths(p, TRAIN, "--prepared")
     train_outputs(p)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint (and its MLflow run)")
     mlflow_flags(p, writes=True)
@@ -272,22 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("log", cmd_log, "log a finished training's outputs to MLflow (after a tracking outage)")
     train_outputs(p)
-    p.add_argument("--run-file", default=RUN_FILE, help=f"written here (default: {RUN_FILE})")
-    p.add_argument("--prepared", default="data/prepared", help="the training data, hashed when the run has no record yet")
+    paths(p, TRAIN, "--run-file", "--prepared", help={"--run-file": f"written here (default: {RUN_FILE})",
+                                                      "--prepared": "the training data, hashed when the run has no record yet"})
 
     p = command("evaluate", cmd_evaluate, "score a generator on held-out windows, draw plots, log both to its MLflow run")
-    p.add_argument("--prepared", default="data/prepared")
-    p.add_argument("--generator", default="models/generator.pt")
-    p.add_argument("--train-log", default="metrics/train_log.tsv")
-    p.add_argument("--metrics", default="metrics/eval.json")
-    p.add_argument("--plots", default="plots")
+    paths(p, EVALUATE, "--prepared", "--generator", "--train-log", "--metrics", "--plots")
     mlflow_flags(p, writes=False)
     progress_flag(p)
 
     p = command("register", cmd_register, "register the trained generator; make it champion if it beats the champion and passes the gates")
-    p.add_argument("--run-file", default=RUN_FILE)
-    p.add_argument("--metrics", default="metrics/eval.json", help="evaluation scores (default: metrics/eval.json)")
-    p.add_argument("--out", default=None, help="write the outcome as JSON here")
+    paths(p, REGISTER, "--run-file", "--metrics", "--out", help={"--metrics": f"evaluation scores (default: {EVALUATE.path('--metrics')})",
+                                                              "--out": f"the outcome as JSON (default: {REGISTER.path('--out')})"})
 
     p = command("promote", cmd_promote, "move the champion alias by hand; the old champion becomes `previous`")
     target = p.add_mutually_exclusive_group(required=True)
@@ -300,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("tune", cmd_tune, "search the recipe (params `tune`) on the prepared data, scored on validation windows; "
                 "write the best settings into a params file")
-    p.add_argument("--prepared", default="data/prepared")
+    paths(p, TRAIN, "--prepared")
     p.add_argument("--out", default=None, help="params file to write (default: the --params file, updated in place)")
     p.add_argument("--trials", type=int, default=None, help="override tune.trials")
     p.add_argument("--budget-min", type=float, default=None, help="start no trial after this many minutes (results then "
@@ -335,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="draw sequences in original units to CSV or Parquet (long format)")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--generator", default="models/generator.pt", help="generator file (default: models/generator.pt)")
+    source.add_argument("--generator", default=TRAIN.path("--generator"), help=f"generator file (default: {TRAIN.path('--generator')})")
     source.add_argument("--model", help="an MLflow model instead, e.g. models:/rgan-generator@champion")
     p.add_argument("-n", type=int, required=True, help="number of sequences")
     p.add_argument("--seed", type=int, default=0)

@@ -27,6 +27,7 @@ from rgan.config import Params
 from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
 from rgan.errors import RganError
+from rgan.stages import TRAIN
 from rgan.training import checkpoint
 from rgan.training.health import HealthMonitor
 from rgan.training.objective import AdversarialObjective, build_objective
@@ -46,10 +47,11 @@ RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "healt
 
 @dataclass(frozen=True)
 class TrainPaths:
-    generator: Path = Path("models/generator.pt")
-    checkpoints: Path = Path("models/checkpoints")
-    log: Path = Path("metrics/train_log.tsv")
-    metrics: Path = Path("metrics/train.json")
+    # the train stage's outputs (rgan.stages)
+    generator: Path = Path(TRAIN.path("--generator"))
+    checkpoints: Path = Path(TRAIN.path("--checkpoints"))
+    log: Path = Path(TRAIN.path("--log"))
+    metrics: Path = Path(TRAIN.path("--metrics"))
 
 
 class TrainingInterrupted(RganError):
