@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 from conftest import ROOT, TINY, cli_env, run, tiny, write_params
 
 from rgan.config import Params, load_params
@@ -304,23 +303,6 @@ def test_rows_dropped_for_missing_values_are_counted(tmp_path):
     write_params(tmp_path / "params.yaml", {"data": {"path": "d.csv", "time_column": "t", "sequence_column": None, "seq_len": 4, "missing": "drop"}})
     code, err = run("prepare", "--out", "prep", cwd=tmp_path)
     assert code == 0 and "2 of 30 rows dropped for missing values (data.missing: drop)" in err
-
-
-def test_params_yaml_is_the_code_defaults():
-    """One source of every default: the shipped file states exactly Params()'s values, every key present."""
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-
-    def keys(d: dict, prefix: str = "") -> set[str]:
-        out = set()
-        for k, v in d.items():
-            out.add(prefix + k)
-            # free-form mappings (gates, node selector, the search space) hold values, not settings
-            if isinstance(v, dict) and k not in ("gates", "gpu_node_selector", "space"):
-                out |= keys(v, f"{prefix}{k}.")
-        return out
-
-    assert load_params(ROOT / "params.yaml") == Params()
-    assert keys(raw) == keys(Params().model_dump(mode="json"))
 
 
 # -- faults: a full disk, a second training, a killed one ------------------------------------------------------------

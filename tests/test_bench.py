@@ -1,6 +1,7 @@
 """The bench scripts run and print their figures (at tiny sizes; the real figures come from running them by hand)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,11 @@ def test_prepare_throughput_prints_rows_per_second_and_peak_memory():
         [sys.executable, str(ROOT / "bench/prepare_throughput.py"), "--rows", "5000", "--columns", "3"],
         env=cli_env(), capture_output=True, text=True, check=True,
     ).stdout
-    assert "rows/s" in out and "peak memory" in out
+    match = re.search(r"prepare: ([0-9.]+)s, ([0-9,]+) rows/s, peak memory ([0-9,]+) MiB", out)
+    assert match, out
+    seconds, rate, peak = float(match[1]), float(match[2].replace(",", "")), float(match[3].replace(",", ""))
+    assert seconds > 0 and abs(rate - 5000 / seconds) / rate < 0.05  # the rate is the rows over the time printed (rounding)
+    assert 10 < peak < 4096  # a real child's resident memory in MiB, not a placeholder
 
 
 def test_train_speed_prints_steps_per_second(tmp_path):
@@ -21,7 +26,10 @@ def test_train_speed_prints_steps_per_second(tmp_path):
         [sys.executable, str(ROOT / "bench/train_speed.py"), "--params", str(params), "--steps", "5"],
         env=cli_env(), capture_output=True, text=True, check=True,
     ).stdout
-    assert "steps/s" in out
+    match = re.search(r"device cpu: ([0-9.]+) steps/s; train.steps = 20 would take ([0-9.]+) min", out)
+    assert match, out
+    rate, minutes = float(match[1]), float(match[2])
+    assert rate > 0 and abs(minutes - 20 / rate / 60) <= 0.051  # the projection is train.steps at the measured rate
 
 
 def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
