@@ -61,7 +61,7 @@ class TimeGanObjective(AdversarialObjective):
             ae = F.mse_loss(s.recovery(n.embedder(x)), x)
             self.ae_opt.zero_grad(set_to_none=True)
             (10 * torch.sqrt(ae)).backward()
-            norm = _grad_norm(n.embedder, self.cfg.grad_clip)
+            norm = _grad_norm(self.ae_opt, self.cfg.grad_clip)
             self.ae_opt.step()
             return self._row(phase, ae_loss=ae, g_grad_norm=norm)
         if phase == 1:
@@ -70,7 +70,7 @@ class TimeGanObjective(AdversarialObjective):
             sup = _supervised_loss(h, s.supervisor(h))
             self.sup_opt.zero_grad(set_to_none=True)
             sup.backward()
-            norm = _grad_norm(s.supervisor, self.cfg.grad_clip)
+            norm = _grad_norm(self.sup_opt, self.cfg.grad_clip)
             self.sup_opt.step()
             return self._row(phase, sup_loss=sup, g_grad_norm=norm)
 
@@ -89,7 +89,7 @@ class TimeGanObjective(AdversarialObjective):
                   + self.cfg.moment_weight * losses.moment_loss(x, x_hat))
         self.g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
-        g_norm = _grad_norm(s.generator, self.cfg.grad_clip)
+        g_norm = _grad_norm(self.g_opt, self.cfg.grad_clip)
         self.g_opt.step()
         n.discriminator.requires_grad_(True)
         # embedder + recovery: keep reconstructing, and make latents the supervisor can predict
@@ -98,6 +98,7 @@ class TimeGanObjective(AdversarialObjective):
         e_loss = 10 * torch.sqrt(ae) + t.embedding_supervised_weight * _supervised_loss(h, s.supervisor(h))
         self.e_opt.zero_grad(set_to_none=True)
         e_loss.backward()
+        _grad_norm(self.e_opt, self.cfg.grad_clip)
         self.e_opt.step()
         # discriminator on real latents vs generated (supervised and raw) latents
         for _ in range(self.cfg.d_steps):
@@ -112,7 +113,7 @@ class TimeGanObjective(AdversarialObjective):
             if self.wasserstein or d_loss.item() > 0.15:
                 self.d_opt.zero_grad(set_to_none=True)
                 d_loss.backward()
-                d_norm = _grad_norm(n.discriminator, self.cfg.grad_clip)
+                d_norm = _grad_norm(self.d_opt, self.cfg.grad_clip)
                 self.d_opt.step()
             else:
                 d_norm = torch.zeros((), device=self.device)
