@@ -1,11 +1,15 @@
 """TimeGAN and the recurrent VAE-GAN beside the plain recurrent GAN: shapes, losses that fall, determinism,
-checkpoint round trips and resume, sampling in original units, both adversarial losses, per-phase MLflow metrics."""
+checkpoint round trips and resume, sampling in original units, both adversarial losses, per-phase MLflow metrics,
+and TimeGAN's updates one by one: what each changes, what it clips and reports, no host sync."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
+import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -17,8 +21,11 @@ from test_training import load_ckpt, read_log, tensors_equal
 from rgan.config import MODEL_CLASSES, parse_params
 from rgan.data.prepare import load_prepared
 from rgan.models import build_sampler
+import rgan
+from rgan.notes import plain
 from rgan.sampling import load_generator
-from rgan.training.objective import build_objective
+from rgan.training.objective import STEP_VALUES, build_objective
+from rgan.training.timegan_objective import _undone_unless
 
 KINDS = ("timegan", "vaegan")
 PHASES = {"autoencoder_steps": 10, "supervised_steps": 10}
@@ -138,3 +145,155 @@ def test_timegan_stopped_before_the_joint_phase_ships_its_trained_networks(workd
     shipped = load_ckpt(workdir / "models/generator.pt")["state_dict"]
     networks = load_ckpt(workdir / "models/checkpoints/last.pt")["objective"]["networks"]
     assert tensors_equal(shipped, {k.removeprefix("sampler."): v for k, v in networks.items() if k.startswith("sampler.")})
+
+
+NETWORKS = ("embedder", "recovery", "generator", "supervisor", "discriminator")
+
+
+def timegan(**train):
+    params = parse_params(kind_params("timegan", train={"timegan": {"autoencoder_steps": 2, "supervised_steps": 2}, **train}))
+    torch.manual_seed(0)
+    return build_objective(params.model, params.train, dim=3, device=torch.device("cpu"))
+
+
+def networks(objective) -> dict[str, torch.nn.Module]:
+    n = objective.nets
+    return {"embedder": n.embedder, "recovery": n.sampler.recovery, "generator": n.sampler.generator,
+            "supervisor": n.sampler.supervisor, "discriminator": n.discriminator}
+
+
+def changed_networks(objective, update) -> set[str]:
+    before = {name: copy.deepcopy(net.state_dict()) for name, net in networks(objective).items()}
+    update()
+    return {name for name, net in networks(objective).items() if not tensors_equal(before[name], net.state_dict())}
+
+
+def grad_norm(objective, *names: str) -> float:
+    grads = [p.grad for name in names for p in networks(objective)[name].parameters() if p.grad is not None]
+    return float(torch.nn.utils.get_total_norm(grads))
+
+
+BATCH = torch.rand(16, 24, 3, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("phase, done, expected", [
+    ("autoencoder", 0, {"embedder", "recovery"}),
+    ("supervised", 2, {"supervisor"}),
+    ("joint", 4, set(NETWORKS)),
+])
+def test_each_timegan_phase_updates_exactly_its_networks(phase, done, expected):
+    objective = timegan()
+    objective.done = done
+    rng = torch.Generator().manual_seed(1)
+    row = {}
+    assert changed_networks(objective, lambda: row.update(objective.step(lambda: BATCH, rng))) == expected, phase
+    assert float(row["phase"]) == ("autoencoder", "supervised", "joint").index(phase)
+
+
+@pytest.mark.parametrize("update, expected", [
+    ("_generator_update", {"generator", "supervisor"}),
+    ("_embedder_update", {"embedder", "recovery"}),
+    ("_discriminator_update", {"discriminator"}),
+])
+def test_each_joint_update_changes_exactly_its_networks(update, expected):
+    objective = timegan()
+    rng = torch.Generator().manual_seed(1)
+    z = objective.nets.sampler.noise(16, 24, generator=rng)
+    args = {"_generator_update": (BATCH, z), "_embedder_update": (BATCH,), "_discriminator_update": (BATCH, z, rng)}[update]
+    assert changed_networks(objective, lambda: getattr(objective, update)(*args)) == expected
+
+
+# phase -> the networks each of its updates changes, and the column reporting its gradient norm
+UPDATES = {
+    0: [(("embedder", "recovery"), "g_grad_norm")],
+    1: [(("supervisor",), "g_grad_norm")],  # its optimiser holds the generator too, which this loss does not reach
+    2: [(("generator", "supervisor"), "g_grad_norm"), (("embedder", "recovery"), None), (("discriminator",), "d_grad_norm")],
+}
+
+
+@pytest.mark.parametrize("phase", UPDATES)
+def test_timegan_clips_every_network_an_update_changes(phase):
+    clip = 1e-3  # well below every update's gradient norm here
+    objective = timegan(grad_clip=clip)
+    objective.done = 2 * phase
+    row = objective.step(lambda: BATCH, torch.Generator().manual_seed(1))
+    for names, column in UPDATES[phase]:
+        assert grad_norm(objective, *names) <= clip * (1 + 1e-4), names  # left by the update, after clipping
+        for name in names:
+            assert grad_norm(objective, name) > 0, name  # each network had a gradient to clip
+        if column is not None:
+            assert float(row[column]) > 10 * clip  # the reported norm is the one before clipping
+
+
+@pytest.mark.parametrize("phase", UPDATES)
+def test_timegan_reports_the_norm_over_all_the_parameters_an_update_changes(phase):
+    objective = timegan()
+    objective.done = 2 * phase
+    row = objective.step(lambda: BATCH, torch.Generator().manual_seed(1))
+    for names, column in UPDATES[phase]:
+        if column is not None:
+            assert float(row[column]) == pytest.approx(grad_norm(objective, *names), rel=1e-6), names
+
+
+class HostReads:
+    """Records reads of a tensor's value on the host (what syncs with an accelerator) made by rgan's own code."""
+
+    METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
+
+    def __init__(self, monkeypatch):
+        self.calls: list[str] = []
+        root = str(Path(rgan.__file__).parent)
+        for name in self.METHODS:
+            original = getattr(torch.Tensor, name)
+
+            def spy(tensor, *args, _name=name, _original=original, **kwargs):
+                caller = sys._getframe(1).f_code
+                if caller.co_filename.startswith(root):
+                    self.calls.append(f"{_name} in {caller.co_name} ({Path(caller.co_filename).name})")
+                return _original(tensor, *args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, spy)
+
+
+@pytest.mark.parametrize("train", [{}, {"loss": "wgan-gp", "d_steps": 2}, {"grad_clip": 0.01}])
+def test_timegan_steps_never_read_a_tensor_on_the_host(monkeypatch, train):
+    objective = timegan(**train)
+    rng = torch.Generator().manual_seed(1)
+    reads = HostReads(monkeypatch)
+    plain(torch.tensor(1.5))  # the spy sees rgan's reads: notes.plain reads a tensor's value
+    assert reads.calls == ["item in plain (notes.py)"]
+    reads.calls.clear()
+    rows = [objective.step(lambda: BATCH, rng) for _ in range(6)]  # every phase, twice
+    assert reads.calls == []
+    monkeypatch.undo()
+    assert [float(r["phase"]) for r in rows] == [0, 0, 1, 1, 2, 2]
+    for row in rows:  # detached tensors, one per log column
+        assert set(row) == {*STEP_VALUES, *objective.extra_log_columns}
+        assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in row.values())
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["first step", "later step"])
+def test_an_undone_update_is_exactly_a_skipped_one(warm):
+    """The BCE discriminator update that is not kept must leave weights and Adam as if it never ran."""
+    def setup():
+        torch.manual_seed(0)
+        net = torch.nn.GRU(3, 4, batch_first=True)
+        return net, torch.optim.Adam(net.parameters(), lr=0.1)
+
+    def update(net, opt, x):
+        opt.zero_grad(set_to_none=True)
+        net(x)[0].square().mean().backward()
+        opt.step()
+
+    xs = torch.rand(3, 2, 5, 3, generator=torch.Generator().manual_seed(0))
+    (net, opt), (twin, twin_opt) = setup(), setup()
+    if warm:
+        update(net, opt, xs[0])
+        update(twin, twin_opt, xs[0])
+    with _undone_unless(torch.tensor(False), opt):
+        update(net, opt, xs[1])
+    with _undone_unless(torch.tensor(True), opt):
+        update(net, opt, xs[2])
+    update(twin, twin_opt, xs[2])  # the twin skipped xs[1]
+    assert tensors_equal(net.state_dict(), twin.state_dict())
+    assert tensors_equal(opt.state_dict()["state"], twin_opt.state_dict()["state"])

@@ -122,6 +122,70 @@ def test_resume_refuses_changed_prepared_data(workdir):
     assert code != 0 and "the prepared data changed" in err
 
 
+def rewrite_checkpoint(path, change):
+    """Edit a real checkpoint as another machine or an older rgan would have written it."""
+    ckpt = torch.load(path, weights_only=True)
+    change(ckpt)
+    torch.save(ckpt, path)
+
+
+def as_written_on_cuda(ckpt):
+    ckpt["device_type"] = "cuda"
+    ckpt["rng"]["noise"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state: seed and offset, 8 bytes each
+
+
+def as_written_before_device_types(setting):
+    def change(ckpt):
+        del ckpt["device_type"]
+        ckpt["params"]["train"]["device"] = setting
+    return change
+
+
+def resume_error(workdir) -> str:
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("note: ")]  # notes on defaults used
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("rgan train: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_resume_refuses_a_checkpoint_from_another_device_type(workdir):
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    path = workdir / "models/checkpoints/last.pt"
+    assert load_ckpt(path)["device_type"] == "cpu"
+    rewrite_checkpoint(path, as_written_on_cuda)
+    write_params(workdir / "params.yaml", tiny(train={"steps": 40}))
+    error = resume_error(workdir)
+    assert "cannot resume" in error and "trained on cuda but this run uses cpu (train.device 'cpu')" in error
+    assert "set train.device to cuda" in error and "without --resume" in error
+    assert load_ckpt(path)["step"] == 20  # refused before anything was written
+
+    # a checkpoint from before rgan recorded the device type: its train.device setting says it
+    rewrite_checkpoint(path, as_written_before_device_types("cuda:1"))
+    assert "trained on cuda but this run uses cpu" in resume_error(workdir)
+    for damaged in ("tpu", 7):
+        rewrite_checkpoint(path, lambda ckpt: ckpt.update(device_type=damaged))
+        error = resume_error(workdir)
+        assert "damaged checkpoint" in error and f"device type {damaged!r}" in error, error
+
+
+def test_resume_follows_the_device_type_not_the_setting(workdir):
+    write_params(workdir / "params.yaml", tiny(train={"steps": 40}))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    full = load_ckpt(workdir / "models/checkpoints/last.pt")
+    write_params(workdir / "params.yaml", tiny(train={"steps": 20}))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    # written before rgan recorded the device type, with train.device cpu; resumed with auto, cpu on this machine
+    rewrite_checkpoint(workdir / "models/checkpoints/last.pt", as_written_before_device_types("cpu"))
+    write_params(workdir / "params.yaml", tiny(train={"steps": 40, "device": "auto"}))
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
+    if torch.cuda.is_available():  # auto picks cuda there: another device type
+        assert code != 0 and "trained on cpu but this run uses cuda (train.device 'auto')" in err
+        return
+    assert code == 0 and "resuming from step 20" in err, err
+    resumed = load_ckpt(workdir / "models/checkpoints/last.pt")
+    assert resumed["device_type"] == "cpu" and tensors_equal(full["objective"], resumed["objective"])
+
+
 @pytest.mark.parametrize("model, train", [({"cell": "gru"}, {"loss": "wgan-gp", "d_steps": 2}), ({"cell": "rnn", "bidirectional_discriminator": True}, {"grad_clip": 1.0})])
 def test_other_cells_and_losses_train(workdir, model, train):
     write_params(workdir / "params.yaml", tiny(model=model, train=train))

@@ -16,8 +16,14 @@ from rgan.models import build_models
 from rgan.training import losses
 
 
-def _grad_norm(module: nn.Module, clip: float | None) -> torch.Tensor:
-    params = [p for p in module.parameters() if p.grad is not None]
+# What every kind's step returns (beside its extra_log_columns), as detached tensors.
+STEP_VALUES = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "gp", "g_grad_norm", "d_grad_norm"]
+
+
+def _grad_norm(optimizer: torch.optim.Optimizer, clip: float | None) -> torch.Tensor:
+    """The gradient norm over every parameter `optimizer` updates, clipped to `clip` when set: what a step
+    changes is what gets bounded and reported."""
+    params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     if clip is not None:
         return nn.utils.clip_grad_norm_(params, clip)
     return nn.utils.get_total_norm([p.grad for p in params])
@@ -34,8 +40,16 @@ class AdversarialObjective:
         self.device = device
         self.wasserstein = train_cfg.loss == "wgan-gp"
 
-    def _adam(self, modules: list[nn.Module], lr: float) -> torch.optim.Adam:
-        return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=tuple(self.cfg.betas))
+    def _adam(self, modules: list[nn.Module], lr: float, **options) -> torch.optim.Adam:
+        return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=tuple(self.cfg.betas), **options)
+
+    def _descend(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
+        """One update of `optimizer`'s parameters down `loss`; returns their gradient norm before clipping."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = _grad_norm(optimizer, self.cfg.grad_clip)
+        optimizer.step()
+        return norm.detach()
 
     def _average(self, network: nn.Module):
         # GAN weights oscillate around a good solution; the moving average settles there (Yazici et al. 2019).
@@ -46,11 +60,16 @@ class AdversarialObjective:
     def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator):
         """(loss, gradient penalty, real outputs, fake outputs) for the configured loss."""
         real_out, fake_out = discriminator(real), discriminator(fake)
+        return (*self._discriminator_loss_of(discriminator, real, fake, real_out, fake_out, rng), real_out, fake_out)
+
+    def _discriminator_loss_of(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                               real_out: torch.Tensor, fake_out: torch.Tensor, rng: torch.Generator):
+        """(loss, gradient penalty) from outputs already computed; the penalty needs the inputs too."""
         gp = torch.zeros((), device=self.device)
         if self.wasserstein:
             gp = losses.gradient_penalty(discriminator, real, fake, generator=rng)
-            return losses.critic_loss(real_out, fake_out) + self.cfg.gp_lambda * gp, gp, real_out, fake_out
-        return losses.bce_discriminator_loss(real_out, fake_out), gp, real_out, fake_out
+            return losses.critic_loss(real_out, fake_out) + self.cfg.gp_lambda * gp, gp
+        return losses.bce_discriminator_loss(real_out, fake_out), gp
 
     def _discriminator_steps(self, discriminator: nn.Module, optimizer, next_batch: Callable[[], torch.Tensor],
                              fake_from: Callable[[torch.Tensor], torch.Tensor], rng: torch.Generator):
@@ -60,10 +79,7 @@ class AdversarialObjective:
             with torch.no_grad():
                 fake = fake_from(real)
             d_loss, gp, real_out, fake_out = self._discriminator_loss(discriminator, real, fake, rng)
-            optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_norm = _grad_norm(discriminator, self.cfg.grad_clip)
-            optimizer.step()
+            d_norm = self._descend(optimizer, d_loss)
         return real, d_loss, gp, real_out, fake_out, d_norm
 
     def _generator_adversarial_loss(self, fake_out: torch.Tensor) -> torch.Tensor:
@@ -120,10 +136,7 @@ class RecurrentGanObjective(AdversarialObjective):
         g_loss = self._generator_adversarial_loss(fake_out_g)
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_norm = _grad_norm(self.generator, self.cfg.grad_clip)
-        self.g_opt.step()
+        g_norm = self._descend(self.g_opt, g_loss)
         self.discriminator.requires_grad_(True)
         if self.ema is not None:
             self.ema.update_parameters(self.generator)

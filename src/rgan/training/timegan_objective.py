@@ -3,26 +3,59 @@
 2. supervised: the supervisor predicts the next latent step of embedded real data;
 3. joint: generator + supervisor against the discriminator in latent space (plus the supervised and moment
    terms), the embedder keeps reconstructing, the discriminator learns (with BCE only while it is not winning).
+Every update clips and reports the gradient norm of all the parameters its optimiser updates.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from rgan.config import ModelConfig, TrainConfig
 from rgan.models.timegan import TimeGanNetworks
 from rgan.training import losses
-from rgan.training.objective import AdversarialObjective, _grad_norm
+from rgan.training.objective import STEP_VALUES, AdversarialObjective
 
-NAN = float("nan")
 PHASES = ("autoencoder", "supervised", "joint")
+BCE_WINNING = 0.15  # the reference's discriminator loss below which it skips the update
 
 
 def _supervised_loss(h: torch.Tensor, h_next: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(h_next[:, :-1], h[:, 1:])
+
+
+@contextlib.contextmanager
+def _frozen(*modules: nn.Module):
+    """No weight gradients for `modules` inside the block: they feed the loss but this update leaves them be."""
+    for m in modules:
+        m.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.requires_grad_(True)
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    return params + [t for p in params for t in optimizer.state.get(p, {}).values() if isinstance(t, torch.Tensor)]
+
+
+@contextlib.contextmanager
+def _undone_unless(keep: torch.Tensor, optimizer: torch.optim.Optimizer):
+    """Undo what the block does to `optimizer`'s parameters and state unless `keep` (a 0-dim bool tensor) holds.
+    The choice is made on the device, so it needs no host sync. State the block creates is undone to zeros,
+    which is where Adam starts it."""
+    before = {id(t): t.detach().clone() for t in _optimizer_tensors(optimizer)}
+    yield
+    with torch.no_grad():
+        for t in _optimizer_tensors(optimizer):
+            old = before.get(id(t))
+            t.copy_(torch.where(keep, t, torch.zeros_like(t) if old is None else old))
 
 
 class TimeGanObjective(AdversarialObjective):
@@ -37,7 +70,8 @@ class TimeGanObjective(AdversarialObjective):
         self.sup_opt = self._adam([n.sampler.generator, n.sampler.supervisor], train_cfg.g_lr)
         self.g_opt = self._adam([n.sampler.generator, n.sampler.supervisor], train_cfg.g_lr)
         self.e_opt = self._adam([n.embedder, n.sampler.recovery], train_cfg.g_lr)
-        self.d_opt = self._adam([n.discriminator], train_cfg.d_lr)
+        # capturable on CUDA: Adam's step count on the device, so a skipped BCE update is undone there
+        self.d_opt = self._adam([n.discriminator], train_cfg.d_lr, capturable=device.type == "cuda")
         self.done = 0  # steps taken: decides the phase, kept in checkpoints
 
     def phase(self) -> int:
@@ -46,80 +80,97 @@ class TimeGanObjective(AdversarialObjective):
             return 0
         return 1 if self.done < t.autoencoder_steps + t.supervised_steps else 2
 
-    def _row(self, phase: int, **values) -> dict[str, torch.Tensor]:
-        names = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "gp", "g_grad_norm", "d_grad_norm", "ae_loss", "sup_loss"]
-        row = {name: values[name].detach() if name in values else torch.tensor(NAN) for name in names}
-        row["phase"] = torch.tensor(float(phase))
-        return row
-
     def step(self, next_batch: Callable[[], torch.Tensor], rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """One step of the current phase; returns detached scalars (no host sync: logging decides when to read)."""
         phase = self.phase()
         self.done += 1
-        n, s = self.nets, self.nets.sampler
         x = next_batch()
-        if phase == 0:
-            ae = F.mse_loss(s.recovery(n.embedder(x)), x)
-            self.ae_opt.zero_grad(set_to_none=True)
-            (10 * torch.sqrt(ae)).backward()
-            norm = _grad_norm(n.embedder, self.cfg.grad_clip)
-            self.ae_opt.step()
-            return self._row(phase, ae_loss=ae, g_grad_norm=norm)
-        if phase == 1:
-            with torch.no_grad():
-                h = n.embedder(x)
-            sup = _supervised_loss(h, s.supervisor(h))
-            self.sup_opt.zero_grad(set_to_none=True)
-            sup.backward()
-            norm = _grad_norm(s.supervisor, self.cfg.grad_clip)
-            self.sup_opt.step()
-            return self._row(phase, sup_loss=sup, g_grad_norm=norm)
+        values = (self._autoencoder_step, self._supervised_step, self._joint_step)[phase](x, rng)
+        return self._row(phase, values)
 
-        t = self.cfg.timegan
+    def _autoencoder_step(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        n = self.nets
+        ae = F.mse_loss(n.sampler.recovery(n.embedder(x)), x)
+        return {"ae_loss": ae, "g_grad_norm": self._descend(self.ae_opt, 10 * torch.sqrt(ae))}
+
+    def _supervised_step(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            h = self.nets.embedder(x)
+        sup = _supervised_loss(h, self.nets.sampler.supervisor(h))
+        return {"sup_loss": sup, "g_grad_norm": self._descend(self.sup_opt, sup)}
+
+    def _joint_step(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        s = self.nets.sampler
         z = s.noise(x.shape[0], x.shape[1], generator=rng, device=self.device)
-        # generator + supervisor
-        n.discriminator.requires_grad_(False)
-        h = n.embedder(x).detach()
-        e_hat = s.generator(z)
-        h_hat = s.supervisor(e_hat)
-        x_hat = s.recovery(h_hat)
-        sup = _supervised_loss(h, s.supervisor(h))
-        g_loss = (self._generator_adversarial_loss(n.discriminator(h_hat))
-                  + t.gamma * self._generator_adversarial_loss(n.discriminator(e_hat))
-                  + t.supervised_weight * torch.sqrt(sup + 1e-12)
-                  + self.cfg.moment_weight * losses.moment_loss(x, x_hat))
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_norm = _grad_norm(s.generator, self.cfg.grad_clip)
-        self.g_opt.step()
-        n.discriminator.requires_grad_(True)
-        # embedder + recovery: keep reconstructing, and make latents the supervisor can predict
-        h = n.embedder(x)
-        ae = F.mse_loss(s.recovery(h), x)
-        e_loss = 10 * torch.sqrt(ae) + t.embedding_supervised_weight * _supervised_loss(h, s.supervisor(h))
-        self.e_opt.zero_grad(set_to_none=True)
-        e_loss.backward()
-        self.e_opt.step()
-        # discriminator on real latents vs generated (supervised and raw) latents
-        for _ in range(self.cfg.d_steps):
-            with torch.no_grad():
-                h = n.embedder(x)
-                e_hat = s.generator(z)
-                h_hat = s.supervisor(e_hat)
-            d_sup, gp, real_out, fake_out = self._discriminator_loss(n.discriminator, h, h_hat, rng)
-            d_raw, gp_raw, _, _ = self._discriminator_loss(n.discriminator, h, e_hat, rng)
-            d_loss = d_sup + t.gamma * d_raw
-            # the paper's rule for BCE: train the discriminator only while it is not already winning
-            if self.wasserstein or d_loss.item() > 0.15:
-                self.d_opt.zero_grad(set_to_none=True)
-                d_loss.backward()
-                d_norm = _grad_norm(n.discriminator, self.cfg.grad_clip)
-                self.d_opt.step()
-            else:
-                d_norm = torch.zeros((), device=self.device)
+        values = {**self._generator_update(x, z), **self._embedder_update(x), **self._discriminator_update(x, z, rng)}
         if self.ema is not None:
             self.ema.update_parameters(s)
-        return self._row(phase, d_loss=d_loss, g_loss=g_loss, **self._outputs(real_out, fake_out), gp=gp,
-                         g_grad_norm=g_norm, d_grad_norm=d_norm, ae_loss=ae, sup_loss=sup)
+        return values
+
+    def _generator_update(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Generator + supervisor: fool the discriminator on both latent paths, predict real latents' next step,
+        match the data's moments."""
+        n, s, t = self.nets, self.nets.sampler, self.cfg.timegan
+        with torch.no_grad():
+            h = n.embedder(x)
+        with _frozen(n.discriminator, s.recovery):
+            e_hat = s.generator(z)
+            h_hat = s.supervisor(e_hat)
+            sup = _supervised_loss(h, s.supervisor(h))
+            g_loss = (self._generator_adversarial_loss(n.discriminator(h_hat))
+                      + t.gamma * self._generator_adversarial_loss(n.discriminator(e_hat))
+                      + t.supervised_weight * torch.sqrt(sup + 1e-12)
+                      + self.cfg.moment_weight * losses.moment_loss(x, s.recovery(h_hat)))
+            norm = self._descend(self.g_opt, g_loss)
+        return {"g_loss": g_loss, "sup_loss": sup, "g_grad_norm": norm}
+
+    def _embedder_update(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Embedder + recovery: keep reconstructing, and make latents the supervisor can predict."""
+        n, s = self.nets, self.nets.sampler
+        with _frozen(s.supervisor):
+            h = n.embedder(x)
+            ae = F.mse_loss(s.recovery(h), x)
+            e_loss = 10 * torch.sqrt(ae) + self.cfg.timegan.embedding_supervised_weight * _supervised_loss(h, s.supervisor(h))
+            self._descend(self.e_opt, e_loss)  # its norm has no log column
+        return {"ae_loss": ae}
+
+    def _discriminator_update(self, x: torch.Tensor, z: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """`train.d_steps` updates on real latents against both kinds of generated ones. The latents are made
+        after the generator and embedder updates, as in the reference: the discriminator learns what they became."""
+        n, s = self.nets, self.nets.sampler
+        with torch.no_grad():
+            h = n.embedder(x)
+            e_hat = s.generator(z)
+            h_hat = s.supervisor(e_hat)
+        for _ in range(self.cfg.d_steps):
+            d_loss, gp, real_out, fake_out = self._latent_discriminator_loss(h, h_hat, e_hat, rng)
+            norm = self._discriminator_descend(d_loss)
+        return {"d_loss": d_loss, "gp": gp, "d_grad_norm": norm, **self._outputs(real_out, fake_out)}
+
+    def _latent_discriminator_loss(self, h: torch.Tensor, h_hat: torch.Tensor, e_hat: torch.Tensor, rng: torch.Generator):
+        """Real vs supervised latents, plus gamma x real vs raw generator latents; the real outputs computed once.
+        Returns the loss, the supervised term's penalty and the real and supervised outputs (what the log shows)."""
+        d = self.nets.discriminator
+        real_out, sup_out, raw_out = d(h), d(h_hat), d(e_hat)
+        d_sup, gp = self._discriminator_loss_of(d, h, h_hat, real_out, sup_out, rng)
+        d_raw, _ = self._discriminator_loss_of(d, h, e_hat, real_out, raw_out, rng)
+        return d_sup + self.cfg.timegan.gamma * d_raw, gp, real_out, sup_out
+
+    def _discriminator_descend(self, d_loss: torch.Tensor) -> torch.Tensor:
+        if self.wasserstein:
+            return self._descend(self.d_opt, d_loss)
+        # the paper's rule for BCE: update the discriminator only while it is not already winning
+        keep = d_loss.detach() > BCE_WINNING
+        with _undone_unless(keep, self.d_opt):
+            norm = self._descend(self.d_opt, d_loss)
+        return torch.where(keep, norm, torch.zeros_like(norm))
+
+    def _row(self, phase: int, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every log column; NaN where a value does not apply in this phase."""
+        nan = torch.tensor(float("nan"))
+        row = {name: values[name].detach() if name in values else nan for name in [*STEP_VALUES, "ae_loss", "sup_loss"]}
+        row["phase"] = torch.tensor(float(phase))
+        return row
 
     @property
     def sampling_generator(self) -> torch.nn.Module:

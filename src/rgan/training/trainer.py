@@ -27,6 +27,7 @@ from rgan.config import Params
 from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
 from rgan.errors import RganError
+from rgan.notes import plain
 from rgan.stages import TRAIN
 from rgan.training import checkpoint
 from rgan.training.health import HealthMonitor
@@ -40,9 +41,10 @@ CHECKPOINT_NAME = "last.pt"
 PUBLISHED_LOG_NAME = "train_log.tsv"
 WORKING_LOG_NAME = "train_log.live.tsv"
 LOCK_NAME = ".train.lock"
-# Settings a resumed run may change without invalidating the checkpoint. Not the device: the noise RNG
-# state belongs to one device type.
-RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "health_steps"}
+# Settings a resumed run may change without invalidating the checkpoint. The device setting too: what must
+# not change is the device type actually used (the noise RNG state belongs to one), checked on its own.
+RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "health_steps", "device"}
+DEVICE_TYPES = ("cpu", "cuda")  # what train.device resolves to
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,29 @@ def _check_resumable(saved: dict, params: Params, prepared: Prepared) -> None:
         raise RganError("cannot resume: the checkpoint was trained with other settings: " + "; ".join(differences))
 
 
+def _trained_device_type(saved: dict) -> str:
+    """The device type a checkpoint was trained on. Checkpoints from before rgan recorded it: the one its
+    train.device setting gives, `auto` read on this machine (most likely the one that wrote it)."""
+    if "device_type" in saved:
+        recorded = saved["device_type"]
+    else:
+        setting = saved["params"]["train"]["device"]
+        recorded = resolve_device("auto").type if setting == "auto" else str(setting).split(":")[0]
+    if recorded not in DEVICE_TYPES:
+        raise ValueError(f"device type {plain(recorded)}, not one of {', '.join(DEVICE_TYPES)}")
+    return recorded
+
+
+def _check_device(saved: dict, device: torch.device, setting: str, path: Path) -> None:
+    trained_on = _trained_device_type(saved)
+    if trained_on != device.type:
+        raise RganError(
+            f"cannot resume: {path} was trained on {trained_on} but this run uses {device.type} (train.device "
+            f"'{setting}'), and its random states do not carry over: set train.device to {trained_on} on a machine "
+            "that has one, or train afresh without --resume"
+        )
+
+
 def _rng_states(sampler: _BatchSampler, noise_rng: torch.Generator) -> dict:
     return {"batches": sampler.rng.get_state(), "noise": noise_rng.get_state(), "torch": torch.get_rng_state()}
 
@@ -252,6 +277,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
             saved = checkpoint.load(ckpt_path, checkpoint.CHECKPOINT_FORMAT, map_location="cpu")
             try:
                 _check_resumable(saved, params, prepared)
+                _check_device(saved, device, cfg.device, ckpt_path)
                 objective.load_state_dict(saved["objective"])
                 sampler.rng.set_state(saved["rng"]["batches"])
                 noise_rng.set_state(saved["rng"]["noise"])
@@ -270,6 +296,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
             {
                 "format": checkpoint.CHECKPOINT_FORMAT,
                 "step": step,
+                "device_type": device.type,
                 "objective": objective.state_dict(),
                 "rng": _rng_states(sampler, noise_rng),
                 "params": params.model_dump(),

@@ -12,7 +12,7 @@ from rgan.config import ModelConfig, TrainConfig
 from rgan.models.recurrent import Discriminator
 from rgan.models.vaegan import VaeDecoder, VaeEncoder
 from rgan.training import losses
-from rgan.training.objective import AdversarialObjective, _grad_norm
+from rgan.training.objective import AdversarialObjective
 
 
 class VaeGanObjective(AdversarialObjective):
@@ -45,10 +45,7 @@ class VaeGanObjective(AdversarialObjective):
         g_loss = w.reconstruction_weight * recon + w.kl_weight * kl + w.adversarial_weight * adv
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
-        self.vae_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_norm = _grad_norm(self.decoder, self.cfg.grad_clip)
-        self.vae_opt.step()
+        g_norm = self._descend(self.vae_opt, g_loss)  # encoder and decoder: both clipped, both in the norm
         self.discriminator.requires_grad_(True)
         if self.ema is not None:
             self.ema.update_parameters(self.decoder)
