@@ -6,7 +6,7 @@ pipeline parameter can be overridden at submit. Placement (image, resources, GPU
 
 from kfp import dsl, kubernetes
 
-import components
+import rgan_components as components  # components/, installed under this name (setup.py)
 from rgan.config import Params
 from rgan.kubeflow.pipeline import pipeline_defaults
 

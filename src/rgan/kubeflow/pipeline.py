@@ -1,14 +1,12 @@
 """Compile the Kubeflow pipelines, override their parameters, run them locally with kfp.local.
 
-The pipeline definitions live in the project's pipelines/ and components/ (thin KFP wrappers beside src/): they
-are found from the working directory upwards, else beside the rgan source checkout.
+The pipeline definitions live in the project's pipelines/ and components/ (thin KFP wrappers beside src/), installed
+with rgan as rgan_pipelines and rgan_components, so `rgan pipeline` works from any folder.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +17,29 @@ from rgan.errors import RganError
 from rgan.kubeflow.values import from_pipeline, to_pipeline
 from rgan.tuning.space import planned_trials
 
-PIPELINE_MODULE = "pipelines.rgan_pipeline"
+# pyproject.toml's entry point to the pipeline definitions (pipelines/, installed as rgan_pipelines): found there,
+# never imported by name, so dependencies point one way (pipelines -> components -> rgan).
+ENTRY_POINT_GROUP, ENTRY_POINT = "rgan.pipelines", "rgan"
 # What --param may set: a params.yaml section's key, the data source, or (with --sweep) a `tune` setting.
 SECTIONS = ("data", "model", "train", "evaluate", "mlflow", "registry")
 # The sweep's own parameters, all derived from params.yaml's `tune` section.
 SWEEP_PARAMETERS = ("configurations", "validation_repeats", "trial_steps")
 
 
-def _pipelines_root() -> Path:
-    import rgan
-
-    starts = [Path.cwd().resolve(), *Path.cwd().resolve().parents, Path(rgan.__file__).resolve().parents[2]]
-    for root in starts:
-        if (root / "pipelines" / "rgan_pipeline.py").is_file() and (root / "components" / "__init__.py").is_file():
-            return root
-    raise RganError("pipelines/rgan_pipeline.py not found: run `rgan pipeline` inside a clone of the rgan repository")
-
-
 def pipeline_function(params: Params, sweep: bool, image: str | None = None):
-    root = str(_pipelines_root())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    module = importlib.import_module(PIPELINE_MODULE)
-    return module.build(params, image=image, sweep=sweep)
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=ENTRY_POINT_GROUP, name=ENTRY_POINT)
+    if not found:
+        raise RganError(f"the Kubeflow pipeline definitions are not installed (no entry point {ENTRY_POINT!r} in group "
+                        f"{ENTRY_POINT_GROUP!r}): reinstall rgan, `pip install .` or `pip install -e .` in a clone")
+    entry = found[ENTRY_POINT]
+    try:
+        build = entry.load()
+    except ImportError as exc:
+        raise RganError(f"cannot load the Kubeflow pipeline definitions ({entry.value}): {exc}; reinstall rgan, "
+                        "`pip install .` or `pip install -e .` in a clone") from None
+    return build(params, image=image, sweep=sweep)
 
 
 def pipeline_defaults(params: Params) -> dict[str, Any]:
