@@ -17,6 +17,7 @@ from conftest import ROOT, cli_env
 from test_image import instructions
 
 from rgan.config import load_params
+from rgan.kubeflow.document import parse_document
 
 
 def _without_clone(pythonpath: str | None = None) -> dict:
@@ -37,6 +38,7 @@ def _compile_outside(workdir: Path, env: dict) -> dict:
     spec, _platform = yaml.safe_load_all((workdir / "p.yaml").read_text())
     params = load_params(workdir / "params.yaml")
     assert spec["pipelineInfo"]["name"] == params.kubeflow.pipeline_name
+    assert parse_document(spec["root"]["inputDefinitions"]["parameters"]["params"]["defaultValue"]) == params
     executors = spec["deploymentSpec"]["executors"]
     assert set(executors) == {"exec-prepare", "exec-train", "exec-evaluate", "exec-register"}
     for executor in executors.values():
