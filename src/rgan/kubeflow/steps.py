@@ -1,5 +1,5 @@
-"""What each Kubeflow component runs. The components in components/ only call these; these call the same stage
-functions as the DVC stages (prepare, tracked_train, tracked_evaluate, register_stage).
+"""What each Kubeflow component runs: adapters from KFP's parameters and artifacts to the stage functions the DVC
+stages call (prepare, tracked_train, tracked_evaluate, register_stage). The components in components/ only call these.
 
 Artifacts are KFP's objects (anything with .path and .metadata). Settings arrive as the params document (the
 pipeline parameter `params`, JSON) and are validated here, like params.yaml is.
@@ -7,9 +7,7 @@ pipeline parameter `params`, JSON) and are validated here, like params.yaml is.
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
 import json
 import os
 import shutil
@@ -121,19 +119,9 @@ def flat_scores(eval_metrics: dict) -> dict[str, float | bool]:
     return out
 
 
-def _report_html(title: str, scores: dict, plots_dir: Path) -> str:
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v if isinstance(v, bool) else f'{v:.4f}'}</td></tr>" for k, v in scores.items())
-    images = "".join(
-        f'<h3>{html.escape(png.stem)}</h3><img alt="{html.escape(png.stem)}" src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}">'
-        for png in sorted(plots_dir.glob("*.png"))
-    )
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
-            f"<h2>{html.escape(title)}</h2><table border='1' cellpadding='4'><tr><th>score</th><th>value</th></tr>{rows}</table>"
-            f"{images}</body></html>")
-
-
 @clean_errors
 def evaluate_step(document: str, prepared, generator, scores, report, evaluated) -> None:
+    from rgan.kubeflow.report import render
     from rgan.tracking.evaluate_stage import tracked_evaluate
 
     require_tracking_server()
@@ -145,34 +133,18 @@ def evaluate_step(document: str, prepared, generator, scores, report, evaluated)
     for name, value in values.items():
         scores.log_metric(name, float(value))
     run_id = generator.metadata.get("mlflow_run_id", "")
-    Path(report.path).write_text(_report_html(f"rgan evaluation, MLflow run {run_id}", values, out / PLOTS))
+    Path(report.path).write_text(render(f"rgan evaluation, MLflow run {run_id}", values, out / PLOTS))
     evaluated.metadata.update({**generator.metadata, "scores": values})
 
 
 @clean_errors
 def select_step(candidates: list, leaderboard) -> str:
     """The sweep's fan-in: the settings (JSON) of the best trial on the validation windows, by `rgan tune`'s ranking."""
-    from rgan.tuning.space import rank
+    from rgan.kubeflow.selection import choose
 
-    if not candidates:
-        raise RganError("the sweep produced no trained generators")
-    trials = []
-    for number, candidate in enumerate(candidates):
-        if "validation" not in candidate.metadata:
-            raise RganError(f"trial {candidate.metadata.get('mlflow_run_id', '?')} has no validation score")
-        trials.append({"number": number, "overrides": parse_configuration(candidate.metadata.get("configuration", "{}")),
-                       "validation": candidate.metadata["validation"], "candidate": candidate})
-    ranked = rank(trials)
-    chosen = ranked[0]["candidate"]
-    lines = ["| run | configuration | validation ratio to floor | discriminative | discriminator |", "|---|---|---|---|---|"]
-    for t in ranked:
-        c, v = t["candidate"], t["validation"]
-        mark = " **(selected)**" if c is chosen else ""
-        lines.append(f"| {c.metadata.get('mlflow_run_id', '?')}{mark} | `{json.dumps(t['overrides'])}` | {v['ratio']:.2f} "
-                     f"| {v['discriminative']:.4f} | {c.metadata.get('d_state', '?')} |")
-    Path(leaderboard.path).write_text("# Sweep: ranked on the validation windows (score / real-data floor, lower is better)\n\n"
-                                      + "\n".join(lines) + "\n\nThe selected settings are trained for train.steps, evaluated and registered.\n")
-    return json.dumps(ranked[0]["overrides"])
+    configuration, board = choose([candidate.metadata for candidate in candidates])
+    Path(leaderboard.path).write_text(board)
+    return configuration
 
 
 @clean_errors
