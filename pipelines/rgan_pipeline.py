@@ -17,9 +17,9 @@ STORAGE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN
                 "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL")
 
 
-def _place(task, step: str, params: Params, tracked: bool):
+def _place(task, step: str, settings: Params, tracked: bool):
     """Resources, GPU node pool and secrets of one step; none of it applies under kfp.local."""
-    k = params.kubeflow
+    k = settings.kubeflow
     r = k.resources[step]
     task.set_display_name(step)
     task.set_caching_options(False)  # every step reads or writes outside KFP (data source, MLflow): never skip one
