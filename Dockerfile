@@ -17,8 +17,11 @@ WORKDIR /opt/rgan
 # Dependencies first: this layer changes only when the lock does. torch is not in the lock: the base's CUDA build stays.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY src ./src
+# the pipeline definitions ship in the wheel (rgan_pipelines, rgan_components: see setup.py)
+COPY pipelines ./pipelines
+COPY components ./components
 RUN pip install --no-cache-dir --no-deps . && pip check
 
 RUN useradd --create-home --uid 10001 rgan

@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 from kfp import dsl
 
-from components.evaluate import evaluate
-from components.prepare import prepare
-from components.register import register
-from components.select import select
-from components.train import train
+from .evaluate import evaluate
+from .prepare import prepare
+from .register import register
+from .select import select
+from .train import train
 
 
 def build(image: str) -> SimpleNamespace:

@@ -1,8 +1,8 @@
-from kfp.dsl import Markdown, Model, Output, Input
+from kfp.dsl import Input, Markdown, Model, Output
 
 
-def register(mlflow: dict, registry: dict, generator: Input[Model], outcome: Output[Markdown]) -> str:
+def register(params: str, generator: Input[Model], outcome: Output[Markdown]) -> str:
     """Register the evaluated generator in MLflow; champion if it beats the champion and passes the gates."""
     from rgan.kubeflow.steps import register_step
 
-    return register_step({"mlflow": mlflow, "registry": registry}, generator, outcome)
+    return register_step(params, generator, outcome)

@@ -82,15 +82,14 @@ def test_the_images_commands_work_in_a_clean_venv_installed_as_the_dockerfile_in
         elif keyword == "RUN" and "pip" in rest:
             proc = subprocess.run(["bash", "-c", rest], cwd=context, env=env, capture_output=True, text=True)
             assert proc.returncode == 0, f"RUN {rest}\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
-    shutil.rmtree(context / "src")  # the image keeps the installed package, not the source tree
+    for folder in ("src", "pipelines", "components"):  # the image keeps the installed packages, not the source tree
+        shutil.rmtree(context / folder)
 
     rgan = str(bin_dir / "rgan")
     assert subprocess.run([rgan, "--help"], env=env, capture_output=True, text=True).returncode == 0
     # A local pipeline run with this venv's Python runs each component's command (kfp.dsl.executor_main) in it.
     workdir = tmp_path / "project"
-    workdir.mkdir()
-    for folder in ("components", "pipelines"):  # compile-time only: not in the image
-        shutil.copytree(ROOT / folder, workdir / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    workdir.mkdir()  # params.yaml only: the pipeline definitions come with the installed package
     name = f"image-{free_port()}"
     write_params(workdir / "params.yaml", tiny(registry={"model_name": name}))
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -3,6 +3,7 @@ sources, real local runs with kfp.local, and submission to a KFP API server on 1
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -17,10 +18,9 @@ from kfp_api import KfpApi
 
 from rgan.config import DataSource, load_params, parse_params
 from rgan.errors import RganError
-from rgan.kubeflow.pipeline import pipeline_defaults
+from rgan.kubeflow.document import document, parse_configuration, parse_document
 from rgan.kubeflow.source import fetch
-from rgan.kubeflow.steps import select_step
-from rgan.kubeflow.values import NULL, from_pipeline, to_pipeline
+from rgan.kubeflow.steps import prepare_step, select_step
 from rgan.tuning.space import planned_trials
 
 IMAGE = "registry.example.com/team/rgan:test"
@@ -69,28 +69,35 @@ def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_pa
             assert required[0]["keyToEnv"] == [{"envVar": "MLFLOW_TRACKING_URI", "secretKey": "MLFLOW_TRACKING_URI"}]
         else:
             assert "secretAsEnv" not in platform.get(name, {})
-    # every parameter's default is params.yaml's value (nulls travel as a mark: KFP cannot hold them)
+    # one parameter holds every setting: the params document, JSON text whose default is params.yaml
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     shipped_raw = yaml.safe_load((shipped / "params.yaml").read_text())
-    expected = pipeline_defaults(params)
-    assert set(inputs) == {"data", "model", "train", "evaluate", "mlflow", "registry", "source"} | (
-        {"configurations", "validation_repeats", "trial_steps"} if sweep else set())
-    for name, definition in inputs.items():
-        assert from_pipeline(definition["defaultValue"]) == from_pipeline(expected[name]), name
-    assert inputs["train"]["defaultValue"]["steps"] == shipped_raw["train"]["steps"]
-    assert inputs["model"]["defaultValue"]["cell"] == shipped_raw["model"]["cell"]
+    assert set(inputs) == {"params"} | ({"configurations"} if sweep else set())
+    assert inputs["params"]["parameterType"] == "STRING"
+    assert parse_document(inputs["params"]["defaultValue"]) == params
+    doc = json.loads(inputs["params"]["defaultValue"])
+    assert doc["train"]["steps"] == shipped_raw["train"]["steps"] and type(doc["train"]["steps"]) is int
+    assert doc["model"]["cell"] == shipped_raw["model"]["cell"]
     tasks = spec["root"]["dag"]["tasks"]
+    for task in ("prepare", "train", "evaluate", "register") if not sweep else ("prepare", "train-2", "evaluate", "register"):
+        assert tasks[task]["inputs"]["parameters"]["params"] == {"componentInputParameter": "params"}, task
     if sweep:
         loop = next(t for t in tasks.values() if "parameterIterator" in t)
         assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--configurations"
         assert loop["iteratorPolicy"]["parallelismLimit"] == shipped_raw["kubeflow"]["sweep"]["parallelism"]
-        # the trials are those `rgan tune` runs with the shipped tune section (random sampler, its seed)
-        assert from_pipeline(inputs["configurations"]["defaultValue"]) == planned_trials(params.tune)
+        # the trials are those `rgan tune` runs with the shipped tune section (random sampler, its seed), one JSON each
+        assert inputs["configurations"]["parameterType"] == "LIST"
+        assert [json.loads(c) for c in inputs["configurations"]["defaultValue"]] == planned_trials(params.tune)
         assert len(planned_trials(params.tune)) == shipped_raw["tune"]["trials"]
+        trial = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]["train"]["inputs"]["parameters"]
+        assert trial["configuration"] == {"componentInputParameter": loop["parameterIterator"]["itemInput"]}
+        assert trial["trial"] == {"runtimeValue": {"constant": True}}
         # the fan-in: select ranks the loop's trained trials; the best settings are trained, evaluated, registered
         candidates = tasks["select"]["inputs"]["artifacts"]["candidates"]["taskOutputArtifact"]
         assert candidates["producerTask"] == loop["taskInfo"]["name"]
-        assert tasks["train-2"]["inputs"]["parameters"]["overrides"]["taskOutputParameter"] == {"outputParameterKey": "Output", "producerTask": "select"}
+        final = tasks["train-2"]["inputs"]["parameters"]
+        assert final["configuration"]["taskOutputParameter"] == {"outputParameterKey": "Output", "producerTask": "select"}
+        assert final["trial"] == {"runtimeValue": {"constant": False}}
         assert tasks["evaluate"]["inputs"]["artifacts"]["generator"]["taskOutputArtifact"] == {"outputArtifactKey": "generator", "producerTask": "train-2"}
         assert tasks["register"]["dependentTasks"] == ["evaluate"]
         assert spec["components"]["comp-select"]["inputDefinitions"]["artifacts"]["candidates"]["isArtifactList"] is True
@@ -102,9 +109,9 @@ def test_compiled_pipeline_runs_every_step_in_the_image_with_gpus_secrets_and_pa
 def test_compile_takes_its_image_from_params_and_overrides_as_defaults(shipped):
     spec, _ = _compile(shipped, "--param", "train.steps=500", "--param", "source.uri=s3://bucket/prices.csv")
     assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {load_params(shipped / "params.yaml").kubeflow.image}
-    inputs = spec["root"]["inputDefinitions"]["parameters"]
-    assert inputs["train"]["defaultValue"]["steps"] == 500
-    assert from_pipeline(inputs["source"]["defaultValue"]) == {"repo": None, "rev": None, "uri": "s3://bucket/prices.csv"}
+    doc = json.loads(spec["root"]["inputDefinitions"]["parameters"]["params"]["defaultValue"])
+    assert doc["train"]["steps"] == 500
+    assert doc["kubeflow"]["source"] == {"repo": None, "rev": None, "uri": "s3://bucket/prices.csv"}
 
 
 @pytest.mark.parametrize("param, message", [
@@ -129,36 +136,52 @@ def test_sweep_trials_follow_the_tune_section(shipped):
     spec, _ = _compile(shipped, "--sweep", "--param", "tune.trials=3", "--param", "tune.seed=7")
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     tune = load_params(shipped / "params.yaml").tune.model_copy(update={"trials": 3, "seed": 7})
-    assert from_pipeline(inputs["configurations"]["defaultValue"]) == planned_trials(tune)
+    assert [json.loads(c) for c in inputs["configurations"]["defaultValue"]] == planned_trials(tune)
+    assert json.loads(inputs["params"]["defaultValue"])["tune"]["trials"] == 3
     code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "tune.space={data.seq_len: {choices: [3]}}", cwd=shipped)
     assert code != 0 and "'data.seq_len' is not a setting that can be tuned" in err
     code, err = run("pipeline", "compile", "--sweep", "--out", str(shipped / "p.yaml"), "--param", "tune.sampler=tpe", cwd=shipped)
     assert code != 0 and "needs tune.sampler: random" in err and "Traceback" not in err
 
 
-def test_settings_survive_the_trip_through_pipeline_parameters():
-    assert from_pipeline({"a": 3.0, "b": [1.0, 0.5], "c": {"d": 2.0, "e": True, "f": "7"}}) == {"a": 3, "b": [1, 0.5], "c": {"d": 2, "e": True, "f": "7"}}
-    # nulls whose default is not null (file order, one series, the last weights) survive the trip
-    params = parse_params({"data": {"time_column": None, "sequence_column": None}, "train": {"ema_decay": None}})
-    values = pipeline_defaults(params)
-    assert values["data"]["time_column"] == NULL and to_pipeline(None) == NULL
-    assert parse_params(from_pipeline({name: values[name] for name in ("data", "model", "train")})) == params
+def test_settings_cross_into_kubeflow_as_one_validated_json_document(tmp_path):
+    # nulls whose default is not null (file order, one series, the last weights) and whole numbers survive as they are
+    params = parse_params({"data": {"time_column": None, "sequence_column": None}, "train": {"ema_decay": None, "g_lr": 0.001}})
+    text = document(params)
+    assert parse_document(text) == params
+    assert json.loads(text)["data"]["time_column"] is None and type(json.loads(text)["train"]["steps"]) is int
+    assert parse_configuration('{"model": {"hidden": 16}}') == {"model": {"hidden": 16}} and parse_configuration("{}") == {}
+    for bad, message in [
+        ("{not json", "pipeline parameter params: not JSON text"),
+        ('{"train": {"steps": 0}}', "pipeline parameter params: train.steps: Input should be greater than or equal to 1"),
+        ('{"train": {"stepz": 5}}', "pipeline parameter params: unknown key 'train.stepz'"),
+        ("[1, 2]", "pipeline parameter params: expected a mapping of sections"),
+    ]:
+        with pytest.raises(RganError, match=message):
+            parse_document(bad)
+    for bad in ('{"modle": {"hidden": 16}}', '{"model": 16}', "[]", "nope"):
+        with pytest.raises(RganError, match="sweep configuration.*expected a JSON object"):
+            parse_configuration(bad)
+    # a step given a bad document ends in one line, as the CLI does
+    prepared = SimpleNamespace(path=str(tmp_path / "prepared"), metadata={})
+    with pytest.raises(SystemExit, match=r"^rgan prepare: error: invalid params: pipeline parameter params: train\.steps: .*\(got 0\)$"):
+        prepare_step('{"train": {"steps": 0}}', prepared)
 
 
 def _candidate(tmp_path: Path, name: str, ratio: float, disc: float) -> SimpleNamespace:
     path = tmp_path / name
     path.mkdir()
     (path / "marker").write_text(name)
-    return SimpleNamespace(path=str(path), metadata={"mlflow_run_id": name, "configuration": {"model": {"hidden": 8.0}}, "d_state": "ok",
+    return SimpleNamespace(path=str(path), metadata={"mlflow_run_id": name, "configuration": '{"model": {"hidden": 8}}', "d_state": "ok",
                                                       "validation": {"ratio": ratio, "discriminative": disc, "floor": 0.02, "windows": 50}})
 
 
 def test_select_ranks_trials_on_validation_as_rgan_tune_does(tmp_path):
     candidates = [_candidate(tmp_path, "a", 3.0, 0.20), _candidate(tmp_path, "b", 1.5, 0.06), _candidate(tmp_path, "c", 1.5, 0.05)]
-    candidates[2].metadata["configuration"] = {"model": {"hidden": 16.0}}
+    candidates[2].metadata["configuration"] = '{"model": {"hidden": 16}}'
     board = SimpleNamespace(path=str(tmp_path / "board.md"), metadata={})
-    # equal ratios: the lower score wins, as in rgan.tuning.space.rank; whole floats (KFP's) come back as ints
-    assert select_step(candidates, board) == {"model": {"hidden": 16}}
+    # equal ratios: the lower score wins, as in rgan.tuning.space.rank; the settings go on as JSON text
+    assert json.loads(select_step(candidates, board)) == {"model": {"hidden": 16}}
     text = (tmp_path / "board.md").read_text()
     assert "| c **(selected)** |" in text and '{"model": {"hidden": 8}}' in text and '{"model": {"hidden": 16}}' in text
     assert text.index("| c") < text.index("| b") < text.index("| a")
@@ -297,9 +320,10 @@ def test_submit_sends_the_compiled_spec_and_overrides_with_the_token(shipped, mo
         assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {load_params(shipped / "params.yaml").kubeflow.image}
         assert run_["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]["secretAsEnv"]
         values = run_["runtime_config"]["parameters"]
-        assert set(values) == {"train", "source"}
-        assert values["train"]["steps"] == 777 and values["train"]["batch_size"] == 128  # the whole section, one key changed
-        assert from_pipeline(values["source"]) == {"repo": None, "rev": None, "uri": "s3://bucket/prices.csv"}
+        assert set(values) == {"params"}
+        doc = json.loads(values["params"])  # the whole document, two settings changed
+        assert doc["train"]["steps"] == 777 and doc["train"]["batch_size"] == 128
+        assert doc["kubeflow"]["source"] == {"repo": None, "rev": None, "uri": "s3://bucket/prices.csv"}
         assert all(r["authorization"] == "Bearer secret-token" for r in api.requests if r["path"] != "/apis/v2beta1/healthz")
 
         monkeypatch.setenv("KFP_TOKEN", "wrong")

@@ -1,14 +1,13 @@
 """Compile the Kubeflow pipelines, override their parameters, run them locally with kfp.local.
 
-The pipeline definitions live in the project's pipelines/ and components/ (thin KFP wrappers beside src/): they
-are found from the working directory upwards, else beside the rgan source checkout.
+The pipeline definitions live in the project's pipelines/ and components/ (thin KFP wrappers beside src/), installed
+with rgan as rgan_pipelines and rgan_components, so `rgan pipeline` works from any folder.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,48 +15,39 @@ import yaml
 
 from rgan.config import Params, _Yaml12Loader, parse_params
 from rgan.errors import RganError
-from rgan.kubeflow.values import from_pipeline, to_pipeline
+from rgan.kubeflow.document import document
 from rgan.tuning.space import planned_trials
 
-PIPELINE_MODULE = "pipelines.rgan_pipeline"
-# What --param may set: a params.yaml section's key, the data source, or (with --sweep) a `tune` setting.
-SECTIONS = ("data", "model", "train", "evaluate", "mlflow", "registry")
-# The sweep's own parameters, all derived from params.yaml's `tune` section.
-SWEEP_PARAMETERS = ("configurations", "validation_repeats", "trial_steps")
-
-
-def _pipelines_root() -> Path:
-    import rgan
-
-    starts = [Path.cwd().resolve(), *Path.cwd().resolve().parents, Path(rgan.__file__).resolve().parents[2]]
-    for root in starts:
-        if (root / "pipelines" / "rgan_pipeline.py").is_file() and (root / "components" / "__init__.py").is_file():
-            return root
-    raise RganError("pipelines/rgan_pipeline.py not found: run `rgan pipeline` inside a clone of the rgan repository")
+# pyproject.toml's entry point to the pipeline definitions (pipelines/, installed as rgan_pipelines): found there,
+# never imported by name, so dependencies point one way (pipelines -> components -> rgan).
+ENTRY_POINT_GROUP, ENTRY_POINT = "rgan.pipelines", "rgan"
+# What --param may set: a key of the sections the steps read, the data source (kubeflow.source), or with --sweep
+# a `tune` setting. The rest of kubeflow (image, resources, secrets) is placement, fixed at compile time.
+OVERRIDABLE = ("data", "model", "train", "evaluate", "mlflow", "registry")
 
 
 def pipeline_function(params: Params, sweep: bool, image: str | None = None):
-    root = str(_pipelines_root())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    module = importlib.import_module(PIPELINE_MODULE)
-    return module.build(params, image=image, sweep=sweep)
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=ENTRY_POINT_GROUP, name=ENTRY_POINT)
+    if not found:
+        raise RganError(f"the Kubeflow pipeline definitions are not installed (no entry point {ENTRY_POINT!r} in group "
+                        f"{ENTRY_POINT_GROUP!r}): reinstall rgan, `pip install .` or `pip install -e .` in a clone")
+    entry = found[ENTRY_POINT]
+    try:
+        build = entry.load()
+    except ImportError as exc:
+        raise RganError(f"cannot load the Kubeflow pipeline definitions ({entry.value}): {exc}; reinstall rgan, "
+                        "`pip install .` or `pip install -e .` in a clone") from None
+    return build(params, image=image, sweep=sweep)
 
 
-def pipeline_defaults(params: Params) -> dict[str, Any]:
-    """The pipeline parameters' values for these params: each section, the data source, the sweep list."""
-    dumped = params.model_dump(mode="json")
-    values = {name: to_pipeline(dumped[name]) for name in SECTIONS}
-    values["source"] = to_pipeline(dumped["kubeflow"]["source"])
-    # the sweep's trials: the same planned trials `rgan tune` runs with tune.sampler random
-    values["configurations"] = to_pipeline(planned_trials(params.tune)) if params.tune.sampler == "random" else []
-    values["validation_repeats"] = params.tune.repeats
-    values["trial_steps"] = params.tune.steps
-    back = parse_params(from_pipeline({**{name: values[name] for name in SECTIONS}, "tune": dumped["tune"],
-                                       "kubeflow": {**dumped["kubeflow"], "source": values["source"]}}),
-                        "pipeline parameters")
-    if back != params:  # a setting that would not survive the trip: fail loudly, not silently
-        raise RganError("these params do not survive as pipeline parameters")
+def pipeline_defaults(params: Params, sweep: bool) -> dict[str, Any]:
+    """The pipeline parameters' values for these params: the params document and, for the sweep, its trials (the
+    same planned trials `rgan tune` runs with tune.sampler random), one JSON document each."""
+    values: dict[str, Any] = {"params": document(params)}
+    if sweep:
+        values["configurations"] = [json.dumps(trial) for trial in planned_trials(params.tune)]
     return values
 
 
@@ -73,12 +63,12 @@ def _parse_assignment(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(params: Params, assignments: list[str], sweep: bool) -> tuple[Params, dict[str, Any]]:
-    """Params with `section.key=value` assignments applied and validated, and the pipeline arguments that carry them
-    (whole sections: a KFP dict parameter is replaced, not merged)."""
+    """Params with `section.key=value` assignments applied and validated, and the pipeline arguments that carry them:
+    the whole params document, and with a tune setting changed the sweep's trials."""
     raw = params.model_dump(mode="json")
-    arguments: dict[str, Any] = {}
-    heads = [*SECTIONS, "source"] + (["tune"] if sweep else [])
+    heads = [*OVERRIDABLE, "source"] + (["tune"] if sweep else [])
     allowed = ", ".join(heads)
+    changed = set()
     for text in assignments:
         path, value = _parse_assignment(text)
         head = path[0]
@@ -90,14 +80,12 @@ def apply_overrides(params: Params, assignments: list[str], sweep: bool) -> tupl
                 raise RganError(f"--param {'.'.join(path)}: {part} is not a group of settings")
             node = node[part]
         node[path[-1]] = value
+        changed.add(head)
     checked = parse_params(raw, "--param")
-    values = pipeline_defaults(checked)
-    for text in assignments:
-        head = text.partition("=")[0].split(".")[0].strip()
-        for name in SWEEP_PARAMETERS if head == "tune" else (head,):
-            arguments[name] = values[name]
-    if sweep and checked.tune.sampler != "random":
-        planned_trials(checked.tune)  # explains why the sweep needs the random sampler
+    values = pipeline_defaults(checked, sweep)  # for the sweep, also checks that its trials can be planned
+    arguments = {"params": values["params"]} if changed else {}
+    if "tune" in changed:
+        arguments["configurations"] = values["configurations"]
     return checked, arguments
 
 
@@ -120,8 +108,6 @@ def compile_pipeline(params: Params, out: str | Path, sweep: bool = False, image
 
 def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str | Path) -> dict:
     """Run the whole pipeline here: each component in a subprocess of this Python (kfp.local, no containers)."""
-    import json
-
     from kfp import local
 
     from rgan.tracking.connection import connect

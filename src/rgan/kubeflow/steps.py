@@ -1,24 +1,21 @@
-"""What each Kubeflow component runs. The components in components/ only call these; these call the same stage
-functions as the DVC stages (prepare, tracked_train, tracked_evaluate, register_stage).
+"""What each Kubeflow component runs: adapters from KFP's parameters and artifacts to the stage functions the DVC
+stages call (prepare, tracked_train, tracked_evaluate, register_stage). The components in components/ only call these.
 
-Artifacts are KFP's objects (anything with .path and .metadata). Settings arrive as params.yaml sections
-(pipeline parameters) and are validated here, once, like params.yaml is.
+Artifacts are KFP's objects (anything with .path and .metadata). Settings arrive as the params document (the
+pipeline parameter `params`, JSON) and are validated here, like params.yaml is.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from rgan.config import DataSource, Params, parse_params
 from rgan.errors import RganError
-from rgan.kubeflow.values import from_pipeline
+from rgan.kubeflow.document import parse_configuration, parse_document
 
 # Files inside a generator (Model) artifact directory: the same files the DVC stages write under models/ and metrics/.
 GENERATOR = "generator.pt"
@@ -43,12 +40,6 @@ def clean_errors(step):
     return run
 
 
-def pipeline_params(sections: dict[str, dict], overrides: dict | None = None) -> Params:
-    """params.yaml's sections as the pipeline passed them, validated; plus a sweep configuration's overrides."""
-    params = parse_params(from_pipeline(sections), "pipeline parameters")
-    return params.with_overrides(from_pipeline(overrides)) if overrides else params
-
-
 def require_tracking_server() -> None:
     # On a cluster the embedded sqlite default would vanish with the pod: insist on the secret's server.
     if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("MLFLOW_TRACKING_URI"):
@@ -56,18 +47,14 @@ def require_tracking_server() -> None:
 
 
 @clean_errors
-def prepare_step(sections: dict, source: dict, prepared) -> None:
+def prepare_step(document: str, prepared) -> None:
     from rgan.data.prepare import prepare
     from rgan.kubeflow.source import fetch
     from rgan.tracking.lineage import dvc_md5
 
-    params = pipeline_params(sections)
-    try:
-        data_source = DataSource.model_validate(from_pipeline(source))
-    except ValueError as exc:
-        raise RganError(f"invalid data source {source}: {exc}") from None
+    params = parse_document(document)
     with tempfile.TemporaryDirectory() as scratch:
-        local, record = fetch(data_source, params.data.path, scratch)
+        local, record = fetch(params.kubeflow.source, params.data.path, scratch)
         stats = prepare(params.data.model_copy(update={"path": str(local)}), prepared.path)
     prepared.metadata.update({
         "source": record,
@@ -84,15 +71,18 @@ def source_tags(prepared_metadata: dict) -> dict[str, str]:
 
 
 @clean_errors
-def train_step(sections: dict, overrides: dict, prepared, generator, validation_repeats: int = 0, trial_steps: int = 0) -> None:
+def train_step(document: str, configuration: str, trial: bool, prepared, generator) -> None:
     from rgan.tracking.runs import RunRecord
     from rgan.tracking.train_stage import tracked_train
     from rgan.training.trainer import TrainPaths
 
     require_tracking_server()
-    params = pipeline_params(sections, overrides)
-    if validation_repeats:  # a sweep trial: as long as `rgan tune` trains one
-        params = params.with_overrides({"train": {"steps": int(trial_steps)}})
+    params = parse_document(document)
+    overrides = parse_configuration(configuration)
+    if overrides:
+        params = params.with_overrides(overrides)
+    if trial:  # a sweep trial: as long as `rgan tune` trains one
+        params = params.with_overrides({"train": {"steps": params.tune.steps}})
     out = Path(generator.path)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as checkpoints:  # no resume across pods: checkpoints stay in the pod
@@ -102,18 +92,18 @@ def train_step(sections: dict, overrides: dict, prepared, generator, validation_
     generator.metadata.update({
         "mlflow_run_id": record.run_id,
         "mlflow_model_uri": record.model_uri or "",
-        "configuration": from_pipeline(overrides or {}),
+        "configuration": configuration,  # JSON text: KFP metadata would turn its whole numbers into floats
         "steps": summary["steps"],
         "steps_per_s": summary["steps_per_s"],
         "device": summary["device"],
         "d_state": summary["d_state"],
     })
-    if validation_repeats:
+    if trial:
         from rgan.data.prepare import load_prepared
         from rgan.tuning import validation
 
         data = load_prepared(prepared.path)
-        floors = validation.floor_scores(params, data, int(validation_repeats))
+        floors = validation.floor_scores(params, data, params.tune.repeats)
         generator.metadata["validation"] = validation.score(params, data, out / GENERATOR, floors)
 
 
@@ -129,23 +119,13 @@ def flat_scores(eval_metrics: dict) -> dict[str, float | bool]:
     return out
 
 
-def _report_html(title: str, scores: dict, plots_dir: Path) -> str:
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v if isinstance(v, bool) else f'{v:.4f}'}</td></tr>" for k, v in scores.items())
-    images = "".join(
-        f'<h3>{html.escape(png.stem)}</h3><img alt="{html.escape(png.stem)}" src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}">'
-        for png in sorted(plots_dir.glob("*.png"))
-    )
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
-            f"<h2>{html.escape(title)}</h2><table border='1' cellpadding='4'><tr><th>score</th><th>value</th></tr>{rows}</table>"
-            f"{images}</body></html>")
-
-
 @clean_errors
-def evaluate_step(sections: dict, prepared, generator, scores, report, evaluated) -> None:
+def evaluate_step(document: str, prepared, generator, scores, report, evaluated) -> None:
+    from rgan.kubeflow.report import render
     from rgan.tracking.evaluate_stage import tracked_evaluate
 
     require_tracking_server()
-    params = pipeline_params(sections)
+    params = parse_document(document)
     out = Path(evaluated.path)
     shutil.copytree(generator.path, out)  # the generator travels on with its scores, for selection and registration
     metrics = tracked_evaluate(params, prepared.path, out / GENERATOR, out / EVAL_SCORES, out / PLOTS, out / TRAIN_LOG, out / RUN_FILE)
@@ -153,42 +133,26 @@ def evaluate_step(sections: dict, prepared, generator, scores, report, evaluated
     for name, value in values.items():
         scores.log_metric(name, float(value))
     run_id = generator.metadata.get("mlflow_run_id", "")
-    Path(report.path).write_text(_report_html(f"rgan evaluation, MLflow run {run_id}", values, out / PLOTS))
+    Path(report.path).write_text(render(f"rgan evaluation, MLflow run {run_id}", values, out / PLOTS))
     evaluated.metadata.update({**generator.metadata, "scores": values})
 
 
 @clean_errors
-def select_step(candidates: list, leaderboard) -> dict:
-    """The sweep's fan-in: the settings of the best trial on the validation windows, by the ranking `rgan tune` uses."""
-    from rgan.tuning.space import rank
+def select_step(candidates: list, leaderboard) -> str:
+    """The sweep's fan-in: the settings (JSON) of the best trial on the validation windows, by `rgan tune`'s ranking."""
+    from rgan.kubeflow.selection import choose
 
-    if not candidates:
-        raise RganError("the sweep produced no trained generators")
-    trials = []
-    for number, candidate in enumerate(candidates):
-        if "validation" not in candidate.metadata:
-            raise RganError(f"trial {candidate.metadata.get('mlflow_run_id', '?')} has no validation score")
-        trials.append({"number": number, "overrides": from_pipeline(candidate.metadata.get("configuration", {})),
-                       "validation": candidate.metadata["validation"], "candidate": candidate})
-    ranked = rank(trials)
-    chosen = ranked[0]["candidate"]
-    lines = ["| run | configuration | validation ratio to floor | discriminative | discriminator |", "|---|---|---|---|---|"]
-    for t in ranked:
-        c, v = t["candidate"], t["validation"]
-        mark = " **(selected)**" if c is chosen else ""
-        lines.append(f"| {c.metadata.get('mlflow_run_id', '?')}{mark} | `{json.dumps(t['overrides'])}` | {v['ratio']:.2f} "
-                     f"| {v['discriminative']:.4f} | {c.metadata.get('d_state', '?')} |")
-    Path(leaderboard.path).write_text("# Sweep: ranked on the validation windows (score / real-data floor, lower is better)\n\n"
-                                      + "\n".join(lines) + "\n\nThe selected settings are trained for train.steps, evaluated and registered.\n")
-    return ranked[0]["overrides"]
+    configuration, board = choose([candidate.metadata for candidate in candidates])
+    Path(leaderboard.path).write_text(board)
+    return configuration
 
 
 @clean_errors
-def register_step(sections: dict, generator, outcome) -> str:
+def register_step(document: str, generator, outcome) -> str:
     from rgan.tracking.registry import register_stage
 
     require_tracking_server()
-    params = pipeline_params(sections)
+    params = parse_document(document)
     src = Path(generator.path)
     result = register_stage(params, src / RUN_FILE, src / EVAL_SCORES, None)
     verdict = "champion" if result["champion"] else f"champion not moved: {result['reason']}"
