@@ -16,14 +16,15 @@ from pathlib import Path
 
 from rgan.errors import RganError
 from rgan.kubeflow.document import parse_configuration, parse_document
+from rgan.stages import EVALUATE, TRAIN
 
-# Files inside a generator (Model) artifact directory: the same files the DVC stages write under models/ and metrics/.
-GENERATOR = "generator.pt"
-RUN_FILE = "mlflow_run.json"
-TRAIN_LOG = "train_log.tsv"
-TRAIN_SUMMARY = "train.json"
-EVAL_SCORES = "eval.json"
-PLOTS = "plots"
+# Files inside a generator (Model) artifact directory: the same files the DVC stages write (the stage contract).
+GENERATOR = TRAIN.file_name("--generator")
+RUN_FILE = TRAIN.file_name("--run-file")
+TRAIN_LOG = TRAIN.file_name("--log")
+TRAIN_SUMMARY = TRAIN.file_name("--metrics")
+EVAL_SCORES = EVALUATE.file_name("--metrics")
+PLOTS = EVALUATE.file_name("--plots")
 
 
 def clean_errors(step):
