@@ -24,7 +24,8 @@ from rgan.models import build_sampler
 import rgan
 from rgan.notes import plain
 from rgan.sampling import load_generator
-from rgan.training.objective import STEP_VALUES, build_objective
+from rgan.training.kinds import build_objective
+from rgan.training.objective import STEP_VALUES
 from rgan.training.timegan_objective import _undone_unless
 
 KINDS = ("timegan", "vaegan")

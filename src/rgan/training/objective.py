@@ -158,12 +158,3 @@ class RecurrentGanObjective(AdversarialObjective):
     def _parts(self) -> dict:
         return {"generator": self.generator, "discriminator": self.discriminator, "g_optimizer": self.g_opt,
                 "d_optimizer": self.d_opt, "generator_ema": self.ema}
-
-
-def build_objective(model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device) -> AdversarialObjective:
-    """The objective of `model.kind`."""
-    from rgan.training.timegan_objective import TimeGanObjective
-    from rgan.training.vaegan_objective import VaeGanObjective
-
-    kinds = {"rgan": RecurrentGanObjective, "timegan": TimeGanObjective, "vaegan": VaeGanObjective}
-    return kinds[model_cfg.kind](model_cfg, train_cfg, dim, device)

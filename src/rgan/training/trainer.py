@@ -31,7 +31,8 @@ from rgan.notes import plain
 from rgan.stages import TRAIN
 from rgan.training import checkpoint
 from rgan.training.health import HealthMonitor
-from rgan.training.objective import AdversarialObjective, build_objective
+from rgan.training.kinds import build_objective
+from rgan.training.objective import AdversarialObjective
 
 LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "d_state", "gp",
                "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]

@@ -1,0 +1,17 @@
+"""The training objective of each model kind (`model.kind`)."""
+
+from __future__ import annotations
+
+import torch
+
+from rgan.config import ModelConfig, TrainConfig
+from rgan.training.objective import AdversarialObjective, RecurrentGanObjective
+from rgan.training.timegan_objective import TimeGanObjective
+from rgan.training.vaegan_objective import VaeGanObjective
+
+OBJECTIVES: dict[str, type[AdversarialObjective]] = {"rgan": RecurrentGanObjective, "timegan": TimeGanObjective, "vaegan": VaeGanObjective}
+
+
+def build_objective(model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device) -> AdversarialObjective:
+    """The objective of `model.kind`."""
+    return OBJECTIVES[model_cfg.kind](model_cfg, train_cfg, dim, device)
