@@ -9,7 +9,8 @@ from conftest import TINY, run, write_params
 
 from rgan.config import MlflowConfig
 from rgan.errors import RganError
-from rgan.tracking.connection import connect, redact
+from rgan.tracking.connection.connect import connect
+from rgan.tracking.connection.redaction import redact
 
 # (text, fragments of the secret that must not survive, text that must survive: host, port, path, the message)
 REDACT = [
@@ -135,10 +136,10 @@ def test_the_uri_is_checked_before_anything_uses_it(monkeypatch):
 
 def test_an_unencoded_at_in_the_password_still_passes_the_check():
     # Python and requests both split user:p@ss@host at the last @, so this URI is usable: no error for it
-    from rgan.tracking.connection import _validated_scheme
+    from rgan.tracking.connection.uri_check import validated_scheme
 
-    assert _validated_scheme("http://user:p@ss@127.0.0.1:5000") == "http"
-    assert _validated_scheme("https://user:p%2Fss@mlflow.example.com/prefix") == "https"
+    assert validated_scheme("http://user:p@ss@127.0.0.1:5000") == "http"
+    assert validated_scheme("https://user:p%2Fss@mlflow.example.com/prefix") == "https"
 
 
 # -- reading commands never create a SQLite store ------------------------------------------------------------------
@@ -168,8 +169,8 @@ def test_a_missing_sqlite_store_is_created_only_when_asked(monkeypatch, tmp_path
     with pytest.raises(RganError, match="no MLflow store exists at"):
         connect(MlflowConfig(), create=False)
     assert not (tmp_path / "new").exists()
-    from rgan.tracking.connection import _sqlite_file
+    from rgan.tracking.connection.uri import sqlite_file
 
-    assert _sqlite_file("sqlite:///:memory:") is None and _sqlite_file("sqlite://") is None
-    assert _sqlite_file(f"sqlite:///{tmp_path}/a%20b.db") == tmp_path / "a b.db"
-    assert _sqlite_file("postgresql://h/db") is None
+    assert sqlite_file("sqlite:///:memory:") is None and sqlite_file("sqlite://") is None
+    assert sqlite_file(f"sqlite:///{tmp_path}/a%20b.db") == tmp_path / "a b.db"
+    assert sqlite_file("postgresql://h/db") is None

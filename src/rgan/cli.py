@@ -146,7 +146,7 @@ def cmd_register(args) -> None:
 
 
 def _registry_client(args):
-    from rgan.tracking.connection import connect
+    from rgan.tracking.connection.connect import connect
 
     params = _params(args)
     return connect(params.mlflow, create=False), params.registry
@@ -354,9 +354,9 @@ def _environment_error(exc: BaseException) -> str | None:
     """One line for failures that are the environment's, not bugs; None for a bug."""
     if type(exc).__module__.split(".")[0] in ("mlflow", "requests", "urllib3", "kfp_server_api"):
         # a tracking-server failure (refused credentials, a dead database behind the server) is the user's to fix
-        from rgan.tracking.connection import mlflow_error
+        from rgan.tracking.connection.failures import tracking_error
 
-        return str(mlflow_error("MLflow", exc))
+        return str(tracking_error("MLflow", exc))
     if isinstance(exc, MemoryError) or _out_of_memory(exc):
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "MemoryError"
         return f"out of memory ({detail}): lower model.hidden, train.batch_size, data.seq_len or -n"

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from rgan.config import Params
 from rgan.errors import RganError
-from rgan.tracking.connection import connect, mlflow_error
+from rgan.tracking.connection.connect import connect
+from rgan.tracking.connection.failures import tracking_error
 from rgan.tracking.runs import RunRecord, log_metrics, open_recorded_run
 
 
 def _logging_failed(files: list[Path], exc: Exception) -> RganError:
-    detail = exc if isinstance(exc, RganError) else mlflow_error("logging", exc)
+    detail = exc if isinstance(exc, RganError) else tracking_error("logging", exc)
     saved = ", ".join(str(f) for f in files)
     return RganError(f"evaluation finished and its outputs are saved ({saved}), but MLflow logging failed: {detail}. "
                      "Re-run `rgan evaluate` once the server answers")

@@ -14,14 +14,15 @@ def download_generator(model_uri: str, dst: str | Path) -> Path:
     from mlflow.exceptions import MlflowException
 
     from rgan.config import MlflowConfig
-    from rgan.tracking.connection import connect, mlflow_error
+    from rgan.tracking.connection.connect import connect
+    from rgan.tracking.connection.failures import tracking_error
 
     connect(MlflowConfig(), create=False)
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
         conf = mlflow.models.Model.load(str(local))
     except MlflowException as exc:
-        raise mlflow_error(f"fetching {model_uri}", exc) from None
+        raise tracking_error(f"fetching {model_uri}", exc) from None
     except OSError as exc:
         raise RganError(f"fetching {model_uri} failed: {exc}") from None
     artifacts = (conf.flavors.get("python_function") or {}).get("artifacts") or {}

@@ -17,7 +17,9 @@ from pathlib import Path
 from rgan.atomic import write_json
 from rgan.config import BOOLEAN_SCORES, NUMERIC_SCORES, Params, RegistryConfig
 from rgan.errors import RganError
-from rgan.tracking.connection import connect, mlflow_error, tracking_uri
+from rgan.tracking.connection.connect import connect
+from rgan.tracking.connection.failures import tracking_error
+from rgan.tracking.connection.uri import tracking_uri
 from rgan.tracking.runs import RunRecord, open_recorded_run
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
@@ -277,7 +279,7 @@ def register_stage(params: Params, run_file: str | Path, metrics_path: str | Pat
     except RganError:
         raise
     except Exception as exc:
-        raise mlflow_error("registering the model", exc) from None
+        raise tracking_error("registering the model", exc) from None
     if out is not None:
         write_json(out, result)
     return result

@@ -16,14 +16,10 @@ from pathlib import Path
 from rgan.atomic import write_json
 from rgan.config import Params
 from rgan.errors import RganError
-from rgan.tracking.connection import (
-    DEFAULT_ARTIFACTS,
-    is_embedded_default,
-    mlflow_error,
-    project_root,
-    redact,
-    tracking_uri,
-)
+from rgan.tracking.connection.failures import tracking_error
+from rgan.tracking.connection.redaction import redact
+from rgan.tracking.connection.root import project_root
+from rgan.tracking.connection.uri import DEFAULT_ARTIFACTS, is_embedded_default, tracking_uri
 
 PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
 MODEL_NAME_IN_RUN = "generator"
@@ -183,7 +179,7 @@ class LiveMetrics:
             self.buffer.clear()
         except Exception as exc:  # noqa: BLE001 - any logging failure must not stop training
             self.failed = True
-            print(f"warning: live metric logging to MLflow stopped ({mlflow_error('logging', exc)}); training goes on", file=sys.stderr)
+            print(f"warning: live metric logging to MLflow stopped ({tracking_error('logging', exc)}); training goes on", file=sys.stderr)
         self.last_flush = time.monotonic()
 
 
@@ -225,7 +221,7 @@ def open_recorded_run(client, run_file: str | Path, generator: str | Path | None
         client.get_run(record.run_id)
     except MlflowException as exc:
         raise RganError(
-            f"run {record.run_id} from {run_file} is not in {here} ({mlflow_error('lookup', exc)}); "
+            f"run {record.run_id} from {run_file} is not in {here} ({tracking_error('lookup', exc)}); "
             "was the tracking database replaced? Retrain (`dvc repro --force train`) to create a new run"
         ) from None
     return record

@@ -15,7 +15,8 @@ from pathlib import Path
 from rgan.config import Params
 from rgan.errors import RganError
 from rgan.tracking import lineage
-from rgan.tracking.connection import connect, mlflow_error
+from rgan.tracking.connection.connect import connect
+from rgan.tracking.connection.failures import tracking_error
 from rgan.tracking.runs import (
     PENDING_RUN_NAME,
     LiveMetrics,
@@ -101,7 +102,7 @@ def health_tags(summary: dict) -> dict[str, str]:
 
 def _logging_failed(what: str, files: list[Path], exc: Exception, retry: str) -> RganError:
     saved = ", ".join(str(f) for f in files)
-    detail = exc if isinstance(exc, RganError) else mlflow_error("logging", exc)
+    detail = exc if isinstance(exc, RganError) else tracking_error("logging", exc)
     return RganError(f"{what} finished and its outputs are saved ({saved}), but MLflow logging failed: {detail}. {retry}")
 
 
@@ -132,7 +133,7 @@ def _tracked_train(client, params: Params, prepared_dir, paths: TrainPaths, run_
     except RganError:
         raise
     except Exception as exc:
-        raise mlflow_error("starting the MLflow run", exc) from None
+        raise tracking_error("starting the MLflow run", exc) from None
     # From here on no MLflow call may stop training: live metrics only warn, and the files come first.
     print(f"MLflow run {record.run_id} in experiment '{record.experiment}' at {record.tracking_uri}", file=sys.stderr)
 
@@ -188,5 +189,5 @@ def _log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepa
     except RganError:
         raise
     except Exception as exc:
-        raise mlflow_error("logging the training run", exc) from None
+        raise tracking_error("logging the training run", exc) from None
     return record
