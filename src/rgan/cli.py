@@ -134,7 +134,7 @@ def cmd_sample(args) -> None:
 
 
 def cmd_register(args) -> None:
-    from rgan.tracking.registry import register_stage
+    from rgan.tracking.register_stage import register_stage
 
     result = register_stage(_params(args), args.run_file, args.metrics, args.out)
     name, number = result["model_name"], result["version"]

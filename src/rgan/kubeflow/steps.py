@@ -185,7 +185,7 @@ def select_step(candidates: list, leaderboard) -> dict:
 
 @clean_errors
 def register_step(sections: dict, generator, outcome) -> str:
-    from rgan.tracking.registry import register_stage
+    from rgan.tracking.register_stage import register_stage
 
     require_tracking_server()
     params = pipeline_params(sections)
