@@ -174,3 +174,29 @@ def test_a_missing_sqlite_store_is_created_only_when_asked(monkeypatch, tmp_path
     assert sqlite_file("sqlite:///:memory:") is None and sqlite_file("sqlite://") is None
     assert sqlite_file(f"sqlite:///{tmp_path}/a%20b.db") == tmp_path / "a b.db"
     assert sqlite_file("postgresql://h/db") is None
+
+
+# -- MLflow and network failures become one RganError line at the tracking layer's edge ---------------------------
+
+
+def test_tracking_failures_become_one_redacted_line_and_bugs_stay_bugs(monkeypatch, tmp_path):
+    import requests
+    from conftest import free_port
+    from mlflow import MlflowClient
+
+    from rgan.tracking.connection.failures import tracking_errors
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'edge.db'}")
+    with pytest.raises(RganError, match=r"^looking up failed at sqlite:///.*edge\.db: Run with id=nope not found$"):
+        with tracking_errors("looking up"):
+            MlflowClient(f"sqlite:///{tmp_path / 'edge.db'}").get_run("nope")  # a real MlflowException
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:s3cret@127.0.0.1:1")
+    with pytest.raises(RganError) as caught:
+        with tracking_errors("uploading"):
+            requests.get(f"http://alice:s3cret@127.0.0.1:{free_port()}/x", timeout=5)  # a real requests error (an OSError too)
+    assert str(caught.value).startswith("uploading failed at http://***@127.0.0.1:1: ") and "s3cret" not in str(caught.value)
+
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its type and traceback
+        with tracking_errors("anything"):
+            1 / 0

@@ -351,19 +351,17 @@ def _version() -> str:
 
 
 def _environment_error(exc: BaseException) -> str | None:
-    """One line for failures that are the environment's, not bugs; None for a bug."""
-    if type(exc).__module__.split(".")[0] in ("mlflow", "requests", "urllib3", "kfp_server_api"):
-        # a tracking-server failure (refused credentials, a dead database behind the server) is the user's to fix
-        from rgan.tracking.connection.failures import tracking_error
-
-        return str(tracking_error("MLflow", exc))
+    """One line for failures of the machine (memory, disk), not bugs; None for a bug. Tracking and cluster
+    failures arrive as RganError: their modules convert them where they call MLflow or Kubeflow."""
     if isinstance(exc, MemoryError) or _out_of_memory(exc):
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "MemoryError"
         return f"out of memory ({detail}): lower model.hidden, train.batch_size, data.seq_len or -n"
     if isinstance(exc, OSError):
         # a full disk, a read-only or vanished folder, no permission
+        from rgan.tracking.connection.redaction import redact  # an OSError may name a URL
+
         where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror or exc}{where}"
+        return redact(f"{exc.strerror or exc}{where}")
     return None
 
 

@@ -9,7 +9,6 @@ from rgan.atomic import write_json
 from rgan.config import Params
 from rgan.errors import RganError
 from rgan.tracking.connection.connect import connect
-from rgan.tracking.connection.failures import tracking_error
 from rgan.tracking.registry import register
 from rgan.tracking.runs import open_recorded_run
 
@@ -21,12 +20,7 @@ def register_stage(params: Params, run_file: str | Path, metrics_path: str | Pat
     if not metrics_path.is_file():
         raise RganError(f"evaluation scores not found: {metrics_path} (written by `rgan evaluate`)")
     eval_metrics = json.loads(metrics_path.read_text())
-    try:
-        result = register(client, params.registry, record, eval_metrics)
-    except RganError:
-        raise
-    except Exception as exc:
-        raise tracking_error("registering the model", exc) from None
+    result = register(client, params.registry, record, eval_metrics)
     if out is not None:
         write_json(out, result)
     return result

@@ -12,6 +12,7 @@ import time
 
 from rgan.config import RegistryConfig
 from rgan.errors import RganError
+from rgan.tracking.connection.failures import tracking_errors
 from rgan.tracking.registry_lock import registry_lock
 from rgan.tracking.registry_policy import Candidate, champion_verdict, gate_failures
 from rgan.tracking.runs import RunRecord
@@ -84,6 +85,7 @@ def _existing_version(client, name: str, record: RunRecord):
     return min(same, key=lambda v: int(v.version)) if same else None
 
 
+@tracking_errors("registering the model")
 def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict) -> dict:
     """Register the run's generator, tag it with its scores and lineage, mark it challenger, maybe champion.
     Registering the same run again (new scores, new gates) updates its version instead of adding one."""
@@ -121,6 +123,7 @@ def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict)
     }
 
 
+@tracking_errors("promoting")
 def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str | None = None, rollback: bool = False, force: bool = False) -> str:
     """Move `champion` by hand; the old champion becomes `previous`. Returns a one-line account."""
     from mlflow.exceptions import MlflowException
@@ -153,6 +156,7 @@ def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str 
     return f"champion of '{name}' is now v{target.version}{before}"
 
 
+@tracking_errors("listing the registered versions")
 def versions(client, name: str) -> list[dict]:
     from mlflow.exceptions import MlflowException
 

@@ -16,7 +16,7 @@ from rgan.config import Params
 from rgan.errors import RganError
 from rgan.tracking import lineage
 from rgan.tracking.connection.connect import connect
-from rgan.tracking.connection.failures import tracking_error
+from rgan.tracking.connection.failures import tracking_error, tracking_errors
 from rgan.tracking.runs import (
     PENDING_RUN_NAME,
     LiveMetrics,
@@ -127,13 +127,9 @@ def _tracked_train(client, params: Params, prepared_dir, paths: TrainPaths, run_
     run_file.unlink(missing_ok=True)  # a run file must never outlive the generator it describes
     tags = lineage_tags(params, prepared_dir, str(resolve_device(params.train.device))) | (extra_tags or {})
     pending = paths.checkpoints / PENDING_RUN_NAME
-    try:
+    with tracking_errors("starting the MLflow run"):
         record = open_run(client, params, tags, pending, continue_run=resume, run_name=_run_name(params, tags))
         logged_up_to = last_logged_step(client, record.run_id)  # a resumed run already has these steps
-    except RganError:
-        raise
-    except Exception as exc:
-        raise tracking_error("starting the MLflow run", exc) from None
     # From here on no MLflow call may stop training: live metrics only warn, and the files come first.
     print(f"MLflow run {record.run_id} in experiment '{record.experiment}' at {record.tracking_uri}", file=sys.stderr)
 
@@ -182,12 +178,8 @@ def _log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepa
         if prepared_dir is None or not Path(prepared_dir).is_dir():
             raise RganError("no record of the training's run: pass --prepared DIR (the data it trained on) to record its hash")
         tags = lineage_tags(trained_with, prepared_dir, "unknown")
-    try:
+    with tracking_errors("logging the training run"):
         record = open_run(client, trained_with, tags, pending, continue_run=True, run_name=_run_name(trained_with, tags))
         record = _finish_training(client, record, paths, pending, Path(run_file))
         client.set_terminated(record.run_id, status="FINISHED")
-    except RganError:
-        raise
-    except Exception as exc:
-        raise tracking_error("logging the training run", exc) from None
     return record
