@@ -53,18 +53,11 @@ def _train_paths(args):
 
 
 def cmd_train(args) -> None:
+    from rgan.tracking.train_stage import tracked_train, untracked_train
+
     params, paths = _params(args), _train_paths(args)
-    if args.mlflow:
-        from rgan.tracking.train_stage import tracked_train
-
-        summary = tracked_train(params, args.prepared, paths, args.run_file, resume=args.resume, progress=args.progress)
-    else:
-        from pathlib import Path
-
-        from rgan.training.trainer import train
-
-        Path(args.run_file).unlink(missing_ok=True)  # it would describe the previous generator, not this one
-        summary = train(params, args.prepared, paths, resume=args.resume, progress=args.progress)
+    stage = tracked_train if args.mlflow else untracked_train
+    summary = stage(params, args.prepared, paths, args.run_file, resume=args.resume, progress=args.progress)
     print(f"trained {summary['steps']} steps on {summary['device']} at {summary['steps_per_s']} steps/s; generator: {args.generator}", file=sys.stderr)
 
 

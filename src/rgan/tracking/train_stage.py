@@ -120,6 +120,19 @@ def tracked_train(
         return _tracked_train(client, params, prepared_dir, paths, run_file, resume, progress, extra_tags)
 
 
+def untracked_train(params: Params, prepared_dir: str | Path, paths: TrainPaths, run_file: str | Path, resume: bool = False,
+                    progress: bool | None = None) -> dict:
+    """Train without MLflow (`--no-mlflow`). The run file goes, as in a tracked training: it would describe the
+    previous generator, not this one."""
+    from rgan.training.trainer import load_training_data, output_lock, train
+
+    run_file = Path(run_file)
+    load_training_data(params, prepared_dir)  # a clear error for missing or damaged data before anything else
+    with output_lock(paths, extra_outputs=(run_file,)):
+        run_file.unlink(missing_ok=True)
+        return train(params, prepared_dir, paths, resume=resume, progress=progress, lock=False)
+
+
 def _tracked_train(client, params: Params, prepared_dir, paths: TrainPaths, run_file: Path, resume: bool, progress, extra_tags) -> dict:
     from rgan.device import resolve_device
     from rgan.training.trainer import train
