@@ -9,7 +9,7 @@ from rgan.config import Params
 from rgan.errors import RganError
 from rgan.tracking.connection.connect import connect
 from rgan.tracking.connection.failures import tracking_error
-from rgan.tracking.runs import RunRecord, log_metrics, open_recorded_run
+from rgan.tracking.runs import RunRecord, log_metrics, open_recorded_run, record_settings
 
 
 def _logging_failed(files: list[Path], exc: Exception) -> RganError:
@@ -19,9 +19,10 @@ def _logging_failed(files: list[Path], exc: Exception) -> RganError:
                      "Re-run `rgan evaluate` once the server answers")
 
 
-def log_evaluation(client, record: RunRecord, metrics: dict, metrics_path: Path, plots_dir: Path) -> None:
+def log_evaluation(client, record: RunRecord, params: Params, metrics: dict, metrics_path: Path, plots_dir: Path) -> None:
     from mlflow.entities import Metric
 
+    record_settings(client, record.run_id, "evaluate", params.evaluate.model_dump())
     now = int(time.time() * 1000)
     values = []
     for name, value in metrics.items():
@@ -43,7 +44,7 @@ def tracked_evaluate(params: Params, prepared_dir, generator_path, metrics_path,
     record = open_recorded_run(client, run_file, generator_path)  # before minutes of scoring: the right run, there?
     metrics = evaluate(params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, progress=progress)
     try:
-        log_evaluation(client, record, metrics, Path(metrics_path), Path(plots_dir))
+        log_evaluation(client, record, params, metrics, Path(metrics_path), Path(plots_dir))
     except Exception as exc:
         raise _logging_failed([Path(metrics_path), Path(plots_dir)], exc) from None
     return metrics

@@ -22,6 +22,8 @@ from rgan.tracking.connection.root import project_root
 from rgan.tracking.connection.uri import DEFAULT_ARTIFACTS, is_embedded_default, tracking_uri
 
 PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
+# What `train` reads, logged as the run's params. `evaluate` and `register` record theirs as tags (record_settings).
+TRAIN_SECTIONS = ("data", "model", "train", "mlflow")
 MODEL_NAME_IN_RUN = "generator"
 TRAIN_METRICS = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "gp", "g_grad_norm", "d_grad_norm", "steps_per_s",
                  "phase", "ae_loss", "sup_loss", "recon_loss", "kl_loss"]  # the last ones: timegan / vaegan only
@@ -66,6 +68,19 @@ def flatten(params: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def record_settings(client, run_id: str, section: str, settings: dict) -> None:
+    """A scoring stage's settings on the run as tags (`evaluate.repeats`, `registry.metric`, ...), replacing those
+    of the scoring before. Tags, not params: the same run is scored again after a settings change, and MLflow
+    params are write-once."""
+    from mlflow.entities import RunTag
+
+    tags = flatten({section: settings})
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    for key in client.get_run(run_id).data.tags:
+        if key.startswith(f"{section}.") and key not in tags:  # a setting gone since (a gate removed, say)
+            client.delete_tag(run_id, key)
+
+
 def experiment_id(client, name: str) -> str:
     from mlflow.exceptions import MlflowException
 
@@ -105,7 +120,7 @@ def open_run(client, params: Params, tags: dict[str, str], pending: Path, contin
         if saved.tracking_uri == uri and _run_exists(client, saved.run_id):
             record = saved
             client.update_run(record.run_id, status="RUNNING")
-    flat = flatten(params.model_dump(exclude={"kubeflow"}))  # cluster placement says nothing about the model
+    flat = flatten(params.model_dump(include=set(TRAIN_SECTIONS)))
     if record is None:
         exp = experiment_id(client, params.mlflow.experiment)
         run = client.create_run(exp, tags={"mlflow.source.name": "rgan train", "mlflow.source.type": "LOCAL"}, run_name=run_name)

@@ -182,7 +182,7 @@ def _log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepa
         if not Path(required).is_file():
             raise RganError(f"{required} not found: `rgan log` logs a finished training's outputs")
     saved = checkpoint.load(paths.checkpoints / CHECKPOINT_NAME, checkpoint.CHECKPOINT_FORMAT)
-    trained_with = Params.model_validate({**saved["params"], "mlflow": params.mlflow.model_dump(), "registry": params.registry.model_dump()})
+    trained_with = Params.model_validate({**saved["params"], "mlflow": params.mlflow.model_dump()})  # logged to today's experiment
     client = connect(params.mlflow)
     pending = paths.checkpoints / PENDING_RUN_NAME
     if pending.is_file():
