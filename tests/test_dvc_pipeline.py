@@ -53,23 +53,35 @@ def test_dvc_repro_runs_every_stage_then_is_up_to_date(repo):
     assert (repo / "html" / "index.html").is_file()
 
     # a change to `evaluate` re-scores without retraining
+    run_id = json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
     write_params(repo / "params.yaml", complete(tiny(evaluate={"repeats": 1})))
     out = sh("dvc", "repro", cwd=repo)
     assert "Running stage 'evaluate'" in out and "Running stage 'train'" not in out
     assert json.loads((repo / "metrics/eval.json").read_text())["repeats"] == 1
     # ... logs the new scores into the same run, and updates its registered version (no duplicate)
     registered = json.loads((repo / "metrics/registry.json").read_text())
-    assert registered["version"] == 1 and registered["run_id"] == json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
+    assert registered["version"] == 1 and registered["run_id"] == run_id
+    # ... and the run shows the settings it was scored with now, not those of the first scoring
+    run = mlflow_client(repo).get_run(run_id)
+    assert run.data.tags["evaluate.repeats"] == "1" and run.data.params["train.steps"] == "20"
+
+
+def mlflow_client(repo):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}", registry_uri=f"sqlite:///{repo / 'mlflow.db'}")
 
 
 def check_mlflow(repo, lock):
     """The run has params, metrics, lineage and a model; version 1 is registered with its scores and is champion."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}", registry_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    client = mlflow_client(repo)
     record = json.loads((repo / "models/mlflow_run.json").read_text())
     run = client.get_run(record["run_id"])
     assert run.data.params["train.steps"] == "20" and "eval/discriminative" in run.data.metrics and "train/g_loss" in run.data.metrics
+    # each stage records the settings it read: train as params, evaluate and register as tags (they re-score the run)
+    assert {key.split(".")[0] for key in run.data.params} == {"data", "model", "train", "mlflow"}
+    assert run.data.tags["evaluate.repeats"] == "2" and run.data.tags["evaluate.device"] == "cpu"
+    assert run.data.tags["registry.metric"] == "discriminative" and run.data.tags["registry.gates.memorization_pass"] == "True"
     prepared_md5 = next(o["md5"] for o in lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
     head = sh("git", "rev-parse", "HEAD", cwd=repo).strip()
     assert run.data.tags["rgan.data_md5"] == prepared_md5  # the same hash DVC recorded

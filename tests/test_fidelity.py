@@ -14,7 +14,7 @@ from conftest import ROOT, run, tiny, write_params
 
 from rgan.config import Bounds, RegistryConfig, load_params, parse_params
 from rgan.evaluation import floor
-from rgan.tracking.registry import gate_failures
+from rgan.tracking.registry_policy import gate_failures
 from rgan.training.health import CHANCE_BELOW, HealthMonitor
 from rgan.training.trainer import TrainPaths, train
 from rgan.tuning.space import planned_trials, rank

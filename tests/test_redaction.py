@@ -9,7 +9,8 @@ from conftest import TINY, run, write_params
 
 from rgan.config import MlflowConfig
 from rgan.errors import RganError
-from rgan.tracking.connection import connect, redact
+from rgan.tracking.connection.connect import connect
+from rgan.tracking.connection.redaction import redact
 
 # (text, fragments of the secret that must not survive, text that must survive: host, port, path, the message)
 REDACT = [
@@ -135,10 +136,10 @@ def test_the_uri_is_checked_before_anything_uses_it(monkeypatch):
 
 def test_an_unencoded_at_in_the_password_still_passes_the_check():
     # Python and requests both split user:p@ss@host at the last @, so this URI is usable: no error for it
-    from rgan.tracking.connection import _validated_scheme
+    from rgan.tracking.connection.uri_check import validated_scheme
 
-    assert _validated_scheme("http://user:p@ss@127.0.0.1:5000") == "http"
-    assert _validated_scheme("https://user:p%2Fss@mlflow.example.com/prefix") == "https"
+    assert validated_scheme("http://user:p@ss@127.0.0.1:5000") == "http"
+    assert validated_scheme("https://user:p%2Fss@mlflow.example.com/prefix") == "https"
 
 
 # -- reading commands never create a SQLite store ------------------------------------------------------------------
@@ -168,8 +169,34 @@ def test_a_missing_sqlite_store_is_created_only_when_asked(monkeypatch, tmp_path
     with pytest.raises(RganError, match="no MLflow store exists at"):
         connect(MlflowConfig(), create=False)
     assert not (tmp_path / "new").exists()
-    from rgan.tracking.connection import _sqlite_file
+    from rgan.tracking.connection.uri import sqlite_file
 
-    assert _sqlite_file("sqlite:///:memory:") is None and _sqlite_file("sqlite://") is None
-    assert _sqlite_file(f"sqlite:///{tmp_path}/a%20b.db") == tmp_path / "a b.db"
-    assert _sqlite_file("postgresql://h/db") is None
+    assert sqlite_file("sqlite:///:memory:") is None and sqlite_file("sqlite://") is None
+    assert sqlite_file(f"sqlite:///{tmp_path}/a%20b.db") == tmp_path / "a b.db"
+    assert sqlite_file("postgresql://h/db") is None
+
+
+# -- MLflow and network failures become one RganError line at the tracking layer's edge ---------------------------
+
+
+def test_tracking_failures_become_one_redacted_line_and_bugs_stay_bugs(monkeypatch, tmp_path):
+    import requests
+    from conftest import free_port
+    from mlflow import MlflowClient
+
+    from rgan.tracking.connection.failures import tracking_errors
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'edge.db'}")
+    with pytest.raises(RganError, match=r"^looking up failed at sqlite:///.*edge\.db: Run with id=nope not found$"):
+        with tracking_errors("looking up"):
+            MlflowClient(f"sqlite:///{tmp_path / 'edge.db'}").get_run("nope")  # a real MlflowException
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:s3cret@127.0.0.1:1")
+    with pytest.raises(RganError) as caught:
+        with tracking_errors("uploading"):
+            requests.get(f"http://alice:s3cret@127.0.0.1:{free_port()}/x", timeout=5)  # a real requests error (an OSError too)
+    assert str(caught.value).startswith("uploading failed at http://***@127.0.0.1:1: ") and "s3cret" not in str(caught.value)
+
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its type and traceback
+        with tracking_errors("anything"):
+            1 / 0

@@ -91,7 +91,9 @@ def test_training_run_has_params_metrics_lineage_and_model(project):
     assert client.get_experiment(run_.info.experiment_id).name == "rgan"
     params = run_.data.params
     assert params["model.cell"] == "lstm" and params["train.steps"] == "20" and params["data.seq_len"] == "24"
-    assert params["train.betas"] == "[0.5, 0.999]" and params["registry.model_name"] == "rgan-generator"
+    assert params["train.betas"] == "[0.5, 0.999]" and params["mlflow.experiment"] == "rgan"
+    assert not [key for key in params if key.split(".")[0] in ("evaluate", "registry", "tune", "kubeflow")]  # not train's
+    assert run_.data.tags["evaluate.repeats"] == "2" and run_.data.tags["evaluate.workers"] == "1"  # evaluate's, as tags
     steps = [m.step for m in client.get_metric_history(rec["run_id"], "train/g_loss")]
     assert steps == [5, 10, 15, 20]  # every logged row once, with its step
     for name in ("train/d_loss", "train/d_grad_norm", "train/g_grad_norm", "train/steps_per_s", "eval/discriminative", "eval/predictive", "eval/memorization_ratio"):
@@ -302,3 +304,22 @@ def test_reading_commands_do_not_create_an_empty_store(tmp_path, monkeypatch):
         code, err = run(*command, cwd=tmp_path)
         assert code == 1 and "no MLflow store here" in err, err
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_register_records_the_registry_settings_on_the_run_replacing_older_ones(at):
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    name = "reg-settings"
+    run_file = new_run(at, "settings")
+    run_id = json.loads((at / run_file).read_text())["run_id"]
+    gated = registry_params(at, name, gates={"memorization_pass": True, "discriminative": {"max": 0.15}})
+    assert register(at, gated, scores_file(at, "s1", 0.1), run_file)[0] == 0
+    tags = client_for(uri).get_run(run_id).data.tags
+    assert tags["registry.model_name"] == name and tags["registry.gates.discriminative.max"] == "0.15"
+    assert tags["registry.gates.discriminative.min"] == "null" and tags["registry.auto_promote"] == "True"
+
+    code, err, _ = register(at, registry_params(at, name, direction="maximize"), scores_file(at, "s2", 0.1), run_file)
+    assert code == 0, err
+    tags = client_for(uri).get_run(run_id).data.tags
+    assert tags["registry.direction"] == "maximize" and tags["registry.gates.memorization_pass"] == "True"
+    assert not [key for key in tags if key.startswith("registry.gates.discriminative")]  # that gate is gone
+    assert not [key for key in client_for(uri).get_run(run_id).data.params if key.startswith("registry.")]

@@ -3,14 +3,21 @@ training resumed into its run; and serving the registered model over HTTP with `
 
 from __future__ import annotations
 
+import base64
+import http.client
+import http.server
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -44,6 +51,156 @@ def test_credentials_in_the_uri_stay_out_of_messages_and_files(workdir):
     uri = f"http://alice:s3cret@127.0.0.1:{free_port()}"
     result = rgan("train", cwd=workdir, uri=uri, timeout=120)
     assert result.returncode == 1 and "s3cret" not in result.stderr and "alice" not in result.stderr
+
+
+class Gateway:
+    """What often stands in front of a real MLflow server: a reverse proxy that ends TLS (a self-signed
+    certificate for 127.0.0.1) and asks for Basic auth, forwarding every request to `upstream`."""
+
+    def __init__(self, upstream: str, tls_dir: Path | None = None, user: str | None = None, password: str | None = None):
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.expected = None if user is None else "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.cert = None
+        if tls_dir is not None:
+            self.cert, key = self_signed_certificate(tls_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert, key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.uri = f"{'https' if tls_dir else 'http'}://127.0.0.1:{self.server.server_address[1]}"
+
+    def _handler(self):
+        gateway = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def forward(self):
+                if gateway.expected is not None and self.headers.get("Authorization") != gateway.expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
+                    self.send_header("Content-Length", "12")
+                    self.end_headers()
+                    self.wfile.write(b"Unauthorized")
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "authorization", "connection")}
+                upstream = http.client.HTTPConnection(gateway.upstream.hostname, gateway.upstream.port, timeout=60)
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                content = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = forward
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def __enter__(self) -> "Gateway":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def one_error_line(code: int, err: str) -> str:
+    assert code == 1 and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("rgan ")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+REACHED = "no registered model 'nobody' yet"  # the server answered a registry query: the connection works
+
+
+@pytest.fixture
+def nobody(tmp_path) -> Path:
+    write_params(tmp_path / "params.yaml", tiny(registry={"model_name": "nobody"}))
+    return tmp_path
+
+
+def test_tls_server_needs_a_trusted_certificate_or_insecure_tls(mlflow_server, nobody, tmp_path, monkeypatch):
+    for variable in ("MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_INSECURE_TLS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(variable, raising=False)
+    with Gateway(mlflow_server.uri, tls_dir=tmp_path / "tls") as gateway:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", gateway.uri)
+        started = time.monotonic()
+        line = one_error_line(*run("models", cwd=nobody))
+        assert f"MLflow tracking server {gateway.uri} failed the TLS handshake" in line and "certificate verify failed" in line
+        assert "MLFLOW_TRACKING_SERVER_CERT_PATH" in line and "MLFLOW_TRACKING_INSECURE_TLS" in line
+        assert time.monotonic() - started < 60
+
+        monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(gateway.cert))
+        assert REACHED in one_error_line(*run("models", cwd=nobody))
+
+        monkeypatch.delenv("MLFLOW_TRACKING_SERVER_CERT_PATH")
+        monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
+        assert REACHED in one_error_line(*run("models", cwd=nobody))
+
+
+def test_basic_auth_credentials_reach_the_server_and_bad_ones_are_a_clear_line(mlflow_server, nobody, monkeypatch):
+    for variable in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    with Gateway(mlflow_server.uri, user="alice", password="s3cret") as gateway:
+        address = gateway.uri.removeprefix("http://")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", gateway.uri)
+        line = one_error_line(*run("models", cwd=nobody))  # no credentials at all
+        assert f"MLflow tracking server {gateway.uri} refused the credentials (HTTP 401)" in line
+        assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_TOKEN" in line
+
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:hunter2@{address}")
+        code, err = run("models", cwd=nobody)
+        assert "refused the credentials (HTTP 401)" in one_error_line(code, err)
+        assert "hunter2" not in err and "alice" not in err
+
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", gateway.uri)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "hunter2")
+        code, err = run("models", cwd=nobody)
+        assert "refused the credentials (HTTP 401)" in one_error_line(code, err) and "hunter2" not in err
+
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cret")
+        assert REACHED in one_error_line(*run("models", cwd=nobody))
+
+        monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+        monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cret@{address}")
+        code, err = run("models", cwd=nobody)
+        assert REACHED in one_error_line(code, err) and "s3cret" not in err
 
 
 @pytest.mark.slow

@@ -58,18 +58,11 @@ def _train_paths(args):
 
 
 def cmd_train(args) -> None:
+    from rgan.tracking.train_stage import tracked_train, untracked_train
+
     params, paths = _params(args), _train_paths(args)
-    if args.mlflow:
-        from rgan.tracking.train_stage import tracked_train
-
-        summary = tracked_train(params, args.prepared, paths, args.run_file, resume=args.resume, progress=args.progress)
-    else:
-        from pathlib import Path
-
-        from rgan.training.trainer import train
-
-        Path(args.run_file).unlink(missing_ok=True)  # it would describe the previous generator, not this one
-        summary = train(params, args.prepared, paths, resume=args.resume, progress=args.progress)
+    stage = tracked_train if args.mlflow else untracked_train
+    summary = stage(params, args.prepared, paths, args.run_file, resume=args.resume, progress=args.progress)
     print(f"trained {summary['steps']} steps on {summary['device']} at {summary['steps_per_s']} steps/s; generator: {args.generator}", file=sys.stderr)
 
 
@@ -139,7 +132,7 @@ def cmd_sample(args) -> None:
 
 
 def cmd_register(args) -> None:
-    from rgan.tracking.registry import register_stage
+    from rgan.tracking.register_stage import register_stage
 
     result = register_stage(_params(args), args.run_file, args.metrics, args.out)
     name, number = result["model_name"], result["version"]
@@ -151,7 +144,7 @@ def cmd_register(args) -> None:
 
 
 def _registry_client(args):
-    from rgan.tracking.connection import connect
+    from rgan.tracking.connection.connect import connect
 
     params = _params(args)
     return connect(params.mlflow, create=False), params.registry
@@ -355,19 +348,17 @@ def _version() -> str:
 
 
 def _environment_error(exc: BaseException) -> str | None:
-    """One line for failures that are the environment's, not bugs; None for a bug."""
-    if type(exc).__module__.split(".")[0] in ("mlflow", "requests", "urllib3", "kfp_server_api"):
-        # a tracking-server failure (refused credentials, a dead database behind the server) is the user's to fix
-        from rgan.tracking.connection import mlflow_error
-
-        return str(mlflow_error("MLflow", exc))
+    """One line for failures of the machine (memory, disk), not bugs; None for a bug. Tracking and cluster
+    failures arrive as RganError: their modules convert them where they call MLflow or Kubeflow."""
     if isinstance(exc, MemoryError) or _out_of_memory(exc):
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "MemoryError"
         return f"out of memory ({detail}): lower model.hidden, train.batch_size, data.seq_len or -n"
     if isinstance(exc, OSError):
         # a full disk, a read-only or vanished folder, no permission
+        from rgan.tracking.connection.redaction import redact  # an OSError may name a URL
+
         where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror or exc}{where}"
+        return redact(f"{exc.strerror or exc}{where}")
     return None
 
 

@@ -150,7 +150,7 @@ def select_step(candidates: list, leaderboard) -> str:
 
 @clean_errors
 def register_step(document: str, generator, outcome) -> str:
-    from rgan.tracking.registry import register_stage
+    from rgan.tracking.register_stage import register_stage
 
     require_tracking_server()
     params = parse_document(document)

@@ -7,20 +7,22 @@ from pathlib import Path
 
 from rgan.config import Params
 from rgan.errors import RganError
-from rgan.tracking.connection import connect, mlflow_error
-from rgan.tracking.runs import RunRecord, log_metrics, open_recorded_run
+from rgan.tracking.connection.connect import connect
+from rgan.tracking.connection.failures import tracking_error
+from rgan.tracking.runs import RunRecord, log_metrics, open_recorded_run, record_settings
 
 
 def _logging_failed(files: list[Path], exc: Exception) -> RganError:
-    detail = exc if isinstance(exc, RganError) else mlflow_error("logging", exc)
+    detail = exc if isinstance(exc, RganError) else tracking_error("logging", exc)
     saved = ", ".join(str(f) for f in files)
     return RganError(f"evaluation finished and its outputs are saved ({saved}), but MLflow logging failed: {detail}. "
                      "Re-run `rgan evaluate` once the server answers")
 
 
-def log_evaluation(client, record: RunRecord, metrics: dict, metrics_path: Path, plots_dir: Path) -> None:
+def log_evaluation(client, record: RunRecord, params: Params, metrics: dict, metrics_path: Path, plots_dir: Path) -> None:
     from mlflow.entities import Metric
 
+    record_settings(client, record.run_id, "evaluate", params.evaluate.model_dump())
     now = int(time.time() * 1000)
     values = []
     for name, value in metrics.items():
@@ -42,7 +44,7 @@ def tracked_evaluate(params: Params, prepared_dir, generator_path, metrics_path,
     record = open_recorded_run(client, run_file, generator_path)  # before minutes of scoring: the right run, there?
     metrics = evaluate(params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, progress=progress)
     try:
-        log_evaluation(client, record, metrics, Path(metrics_path), Path(plots_dir))
+        log_evaluation(client, record, params, metrics, Path(metrics_path), Path(plots_dir))
     except Exception as exc:
         raise _logging_failed([Path(metrics_path), Path(plots_dir)], exc) from None
     return metrics

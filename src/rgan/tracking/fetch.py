@@ -11,18 +11,17 @@ from rgan.tracking.generator_model import GENERATOR_ARTIFACT
 def download_generator(model_uri: str, dst: str | Path) -> Path:
     """Download the model's generator file into `dst` and return its path (loaded later with weights_only=True)."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     from rgan.config import MlflowConfig
-    from rgan.tracking.connection import connect, mlflow_error
+    from rgan.tracking.connection.connect import connect
+    from rgan.tracking.connection.failures import tracking_errors
 
     connect(MlflowConfig(), create=False)
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
-        conf = mlflow.models.Model.load(str(local))
-    except MlflowException as exc:
-        raise mlflow_error(f"fetching {model_uri}", exc) from None
-    except OSError as exc:
+        with tracking_errors(f"fetching {model_uri}"):
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
+            conf = mlflow.models.Model.load(str(local))
+    except OSError as exc:  # the local side: a full disk, no permission (network errors are converted above)
         raise RganError(f"fetching {model_uri} failed: {exc}") from None
     artifacts = (conf.flavors.get("python_function") or {}).get("artifacts") or {}
     relative = (artifacts.get(GENERATOR_ARTIFACT) or {}).get("path")

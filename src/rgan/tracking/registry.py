@@ -1,82 +1,34 @@
-"""The model registry: register evaluated generators, rank them, and move the `champion` alias.
+"""The model registry in MLflow: register evaluated generators, and move the `champion` alias as
+registry_policy decides.
 
 Aliases: `challenger` is the newest registered version, `champion` the one users load
 (models:/<name>@champion), `previous` the champion before the last move, so one command rolls back.
-Scores travel on each version as tags (score.<name>), so ranking needs nothing but the registry.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import sys
 import time
-from pathlib import Path
 
-from rgan.atomic import write_json
-from rgan.config import BOOLEAN_SCORES, NUMERIC_SCORES, Params, RegistryConfig
+from rgan.config import RegistryConfig
 from rgan.errors import RganError
-from rgan.tracking.connection import connect, mlflow_error, tracking_uri
-from rgan.tracking.runs import RunRecord, open_recorded_run
+from rgan.tracking.connection.failures import tracking_errors
+from rgan.tracking.registry_lock import registry_lock
+from rgan.tracking.registry_policy import Candidate, champion_verdict, gate_failures
+from rgan.tracking.runs import RunRecord
+from rgan.tracking.score_tags import score_tags, scores_from_tags
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 SETTLE_S = 0.5  # wait before re-checking an alias moved on a server, where no lock is available
-SCORE_PREFIX = "score."
+SETTLE_ROUNDS = 4
 
 
 def _not_found(exc: Exception) -> bool:
     return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE")
 
 
-def score_tags(eval_metrics: dict) -> dict[str, str]:
-    tags = {}
-    for name in NUMERIC_SCORES:
-        if name in eval_metrics:
-            tags[f"{SCORE_PREFIX}{name}"] = repr(float(eval_metrics[name]["mean"]))
-            tags[f"{SCORE_PREFIX}{name}.std"] = repr(float(eval_metrics[name]["std"]))
-    for name in BOOLEAN_SCORES:
-        if name in eval_metrics:
-            tags[f"{SCORE_PREFIX}{name}"] = str(bool(eval_metrics[name])).lower()
-    return tags
-
-
-def scores_of(version) -> dict:
-    """Scores from a model version's tags: floats and booleans; absent ones are missing."""
-    out: dict = {}
-    for key, value in version.tags.items():
-        if not key.startswith(SCORE_PREFIX) or key.endswith(".std"):
-            continue
-        name = key[len(SCORE_PREFIX) :]
-        if name in BOOLEAN_SCORES:
-            out[name] = value == "true"
-        else:
-            try:
-                out[name] = float(value)
-            except ValueError:
-                pass
-    return out
-
-
-def gate_failures(cfg: RegistryConfig, scores: dict) -> list[str]:
-    failures = []
-    for name, rule in cfg.gates.items():
-        value = scores.get(name)
-        if value is None:
-            failures.append(f"{name} is missing")
-        elif isinstance(rule, bool):
-            if value != rule:
-                failures.append(f"{name} is {str(value).lower()}, the gate wants {str(rule).lower()}")
-        else:
-            if rule.min is not None and value < rule.min:
-                failures.append(f"{name} {value:.4g} is below the gate's min {rule.min:g}")
-            if rule.max is not None and value > rule.max:
-                failures.append(f"{name} {value:.4g} is above the gate's max {rule.max:g}")
-    return failures
-
-
-def beats(cfg: RegistryConfig, new: float, old: float) -> bool:
-    return new < old if cfg.direction == "minimize" else new > old
+def _candidate(version) -> Candidate:
+    return Candidate(str(version.version), scores_from_tags(version.tags))
 
 
 def _version_by_alias(client, name: str, alias: str):
@@ -90,64 +42,29 @@ def _version_by_alias(client, name: str, alias: str):
         raise
 
 
-def _champion_verdict(cfg: RegistryConfig, version, champion) -> str | None:
-    """None when `version` should replace `champion`, else the reason it should not."""
-    scores = scores_of(version)
-    failures = gate_failures(cfg, scores)
-    if failures:
-        return "it fails the registry gates: " + "; ".join(failures)
-    if champion is None or str(champion.version) == str(version.version):
-        return None
-    old = scores_of(champion).get(cfg.metric)
-    new = scores.get(cfg.metric)
-    if new is None:
-        return f"it has no {cfg.metric} score"
-    if old is None:
-        return None  # a champion without the ranking score (set by hand, or another metric before): replace it
-    if not beats(cfg, new, old):
-        better = "lower" if cfg.direction == "minimize" else "higher"
-        return f"its {cfg.metric} {new:.4g} does not beat champion v{champion.version}'s {old:.4g} ({better} is better)"
-    return None
-
-
 def _move_champion(client, name: str, version: str, champion, keep_previous: bool = False) -> None:
     if champion is not None and str(champion.version) != str(version) and not keep_previous:
         client.set_registered_model_alias(name, PREVIOUS, champion.version)
     client.set_registered_model_alias(name, CHAMPION, version)
 
 
-@contextlib.contextmanager
-def _registry_lock(name: str):
-    """Serialise alias moves. A SQLite store is local: a file lock beside it makes read-decide-move atomic.
-    A server offers no lock; there `_promote` re-checks after moving (see there)."""
-    uri = tracking_uri()
-    if not uri.startswith("sqlite:///"):
-        yield False
-        return
-    lock_path = Path(uri.removeprefix("sqlite:///") + f".{name}.lock")
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _promote(client, cfg: RegistryConfig, version, locked: bool) -> str | None:
-    """Make `version` champion if it beats the champion and passes the gates; None when it is, else why not.
+    """Make `version` champion if the policy says so; None when it is, else why not.
 
-    Without a lock, a concurrent `register` may move the alias between our read and our move: after moving
-    we wait a moment and look again, and the better of the two takes it back, keeping `previous` on the
-    champion from before both."""
+    Under the lock (a SQLite store) one look suffices. A server has no lock, and the processes racing may
+    run on different machines, where no file lock reaches: a concurrent `register` may move the alias between
+    our read and our move. So after moving we wait a moment and look again, and the better of the two takes
+    it back, keeping `previous` on the champion from before both."""
     name = cfg.model_name
-    for attempt in range(4):
+    candidate = _candidate(version)
+    for attempt in range(SETTLE_ROUNDS):
         champion = _version_by_alias(client, name, CHAMPION)
-        if champion is not None and str(champion.version) == str(version.version):
-            return None
-        reason = _champion_verdict(cfg, version, champion)
+        reason = champion_verdict(cfg, candidate, None if champion is None else _candidate(champion))
         if reason is not None:
             return reason if attempt == 0 else f"a concurrent registration promoted a better version: {reason}"
-        _move_champion(client, name, version.version, champion, keep_previous=attempt > 0)
+        if champion is not None and str(champion.version) == candidate.version:
+            return None
+        _move_champion(client, name, candidate.version, champion, keep_previous=attempt > 0)
         if locked:
             return None
         time.sleep(SETTLE_S)
@@ -168,6 +85,7 @@ def _existing_version(client, name: str, record: RunRecord):
     return min(same, key=lambda v: int(v.version)) if same else None
 
 
+@tracking_errors("registering the model")
 def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict) -> dict:
     """Register the run's generator, tag it with its scores and lineage, mark it challenger, maybe champion.
     Registering the same run again (new scores, new gates) updates its version instead of adding one."""
@@ -177,7 +95,7 @@ def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict)
         raise RganError("the run file has no logged model: training's MLflow logging did not finish (see `rgan log`)")
     name = cfg.model_name
     tags = {**score_tags(eval_metrics), **record.tags, "rgan.run_id": record.run_id}
-    with _registry_lock(name) as locked:
+    with registry_lock(name) as locked:
         version = _existing_version(client, name, record)
         if version is None:
             version = mlflow.register_model(record.model_uri, name, tags=tags)
@@ -188,9 +106,10 @@ def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict)
         number = version.version
         client.set_registered_model_alias(name, CHALLENGER, number)
         version = client.get_model_version(name, number)
-        reason = _champion_verdict(cfg, version, None) if not cfg.auto_promote else _promote(client, cfg, version, locked)
-        if reason is None and not cfg.auto_promote:
-            reason = f"registry.auto_promote is false: promote it with `rgan promote --version {number}`"
+        if cfg.auto_promote:
+            reason = _promote(client, cfg, version, locked)
+        else:
+            reason = champion_verdict(cfg, _candidate(version), None)
         champion = _version_by_alias(client, name, CHAMPION)
     is_champion = champion is not None and str(champion.version) == str(number)
     return {
@@ -200,10 +119,11 @@ def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict)
         "run_id": record.run_id,
         "champion": is_champion,
         "reason": None if is_champion else reason,
-        "scores": scores_of(version),
+        "scores": scores_from_tags(version.tags),
     }
 
 
+@tracking_errors("promoting")
 def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str | None = None, rollback: bool = False, force: bool = False) -> str:
     """Move `champion` by hand; the old champion becomes `previous`. Returns a one-line account."""
     from mlflow.exceptions import MlflowException
@@ -222,10 +142,10 @@ def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str 
         if _not_found(exc):
             raise RganError(f"model '{name}' has no version {version} (see `rgan models`)") from None
         raise
-    failures = gate_failures(cfg, scores_of(target))
+    failures = gate_failures(cfg, scores_from_tags(target.tags))
     if failures and not force:
         raise RganError(f"v{target.version} fails the registry gates ({'; '.join(failures)}); --force promotes it anyway")
-    with _registry_lock(name):
+    with registry_lock(name):
         champion = _version_by_alias(client, name, CHAMPION)
         if champion is not None and str(champion.version) == str(target.version):
             return f"v{target.version} is already the champion of '{name}'"
@@ -236,6 +156,7 @@ def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str 
     return f"champion of '{name}' is now v{target.version}{before}"
 
 
+@tracking_errors("listing the registered versions")
 def versions(client, name: str) -> list[dict]:
     from mlflow.exceptions import MlflowException
 
@@ -255,7 +176,7 @@ def versions(client, name: str) -> list[dict]:
                 "version": int(v.version),
                 "aliases": sorted(aliases.get(str(v.version), [])),
                 "created": v.creation_timestamp,
-                "scores": scores_of(v),
+                "scores": scores_from_tags(v.tags),
                 "data_md5": v.tags.get("rgan.data_md5", ""),
                 "git_commit": v.tags.get("rgan.git_commit", ""),
                 "git_dirty": v.tags.get("rgan.git_dirty", ""),
@@ -263,21 +184,3 @@ def versions(client, name: str) -> list[dict]:
             }
         )
     return sorted(rows, key=lambda r: -r["version"])
-
-
-def register_stage(params: Params, run_file: str | Path, metrics_path: str | Path, out: str | Path | None) -> dict:
-    client = connect(params.mlflow, create=False)
-    record = open_recorded_run(client, run_file)
-    metrics_path = Path(metrics_path)
-    if not metrics_path.is_file():
-        raise RganError(f"evaluation scores not found: {metrics_path} (written by `rgan evaluate`)")
-    eval_metrics = json.loads(metrics_path.read_text())
-    try:
-        result = register(client, params.registry, record, eval_metrics)
-    except RganError:
-        raise
-    except Exception as exc:
-        raise mlflow_error("registering the model", exc) from None
-    if out is not None:
-        write_json(out, result)
-    return result

@@ -16,16 +16,14 @@ from pathlib import Path
 from rgan.atomic import write_json
 from rgan.config import Params
 from rgan.errors import RganError
-from rgan.tracking.connection import (
-    DEFAULT_ARTIFACTS,
-    is_embedded_default,
-    mlflow_error,
-    project_root,
-    redact,
-    tracking_uri,
-)
+from rgan.tracking.connection.failures import tracking_error
+from rgan.tracking.connection.redaction import redact
+from rgan.tracking.connection.root import project_root
+from rgan.tracking.connection.uri import DEFAULT_ARTIFACTS, is_embedded_default, tracking_uri
 
 PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
+# What `train` reads, logged as the run's params. `evaluate` and `register` record theirs as tags (record_settings).
+TRAIN_SECTIONS = ("data", "model", "train", "mlflow")
 MODEL_NAME_IN_RUN = "generator"
 TRAIN_METRICS = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "gp", "g_grad_norm", "d_grad_norm", "steps_per_s",
                  "phase", "ae_loss", "sup_loss", "recon_loss", "kl_loss"]  # the last ones: timegan / vaegan only
@@ -70,6 +68,19 @@ def flatten(params: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def record_settings(client, run_id: str, section: str, settings: dict) -> None:
+    """A scoring stage's settings on the run as tags (`evaluate.repeats`, `registry.metric`, ...), replacing those
+    of the scoring before. Tags, not params: the same run is scored again after a settings change, and MLflow
+    params are write-once."""
+    from mlflow.entities import RunTag
+
+    tags = flatten({section: settings})
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    for key in client.get_run(run_id).data.tags:
+        if key.startswith(f"{section}.") and key not in tags:  # a setting gone since (a gate removed, say)
+            client.delete_tag(run_id, key)
+
+
 def experiment_id(client, name: str) -> str:
     from mlflow.exceptions import MlflowException
 
@@ -109,7 +120,7 @@ def open_run(client, params: Params, tags: dict[str, str], pending: Path, contin
         if saved.tracking_uri == uri and _run_exists(client, saved.run_id):
             record = saved
             client.update_run(record.run_id, status="RUNNING")
-    flat = flatten(params.model_dump(exclude={"kubeflow"}))  # cluster placement says nothing about the model
+    flat = flatten(params.model_dump(include=set(TRAIN_SECTIONS)))
     if record is None:
         exp = experiment_id(client, params.mlflow.experiment)
         run = client.create_run(exp, tags={"mlflow.source.name": "rgan train", "mlflow.source.type": "LOCAL"}, run_name=run_name)
@@ -183,7 +194,7 @@ class LiveMetrics:
             self.buffer.clear()
         except Exception as exc:  # noqa: BLE001 - any logging failure must not stop training
             self.failed = True
-            print(f"warning: live metric logging to MLflow stopped ({mlflow_error('logging', exc)}); training goes on", file=sys.stderr)
+            print(f"warning: live metric logging to MLflow stopped ({tracking_error('logging', exc)}); training goes on", file=sys.stderr)
         self.last_flush = time.monotonic()
 
 
@@ -225,7 +236,7 @@ def open_recorded_run(client, run_file: str | Path, generator: str | Path | None
         client.get_run(record.run_id)
     except MlflowException as exc:
         raise RganError(
-            f"run {record.run_id} from {run_file} is not in {here} ({mlflow_error('lookup', exc)}); "
+            f"run {record.run_id} from {run_file} is not in {here} ({tracking_error('lookup', exc)}); "
             "was the tracking database replaced? Retrain (`dvc repro --force train`) to create a new run"
         ) from None
     return record

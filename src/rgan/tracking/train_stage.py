@@ -15,7 +15,8 @@ from pathlib import Path
 from rgan.config import Params
 from rgan.errors import RganError
 from rgan.tracking import lineage
-from rgan.tracking.connection import connect, mlflow_error
+from rgan.tracking.connection.connect import connect
+from rgan.tracking.connection.failures import tracking_error, tracking_errors
 from rgan.tracking.runs import (
     PENDING_RUN_NAME,
     LiveMetrics,
@@ -101,7 +102,7 @@ def health_tags(summary: dict) -> dict[str, str]:
 
 def _logging_failed(what: str, files: list[Path], exc: Exception, retry: str) -> RganError:
     saved = ", ".join(str(f) for f in files)
-    detail = exc if isinstance(exc, RganError) else mlflow_error("logging", exc)
+    detail = exc if isinstance(exc, RganError) else tracking_error("logging", exc)
     return RganError(f"{what} finished and its outputs are saved ({saved}), but MLflow logging failed: {detail}. {retry}")
 
 
@@ -119,6 +120,19 @@ def tracked_train(
         return _tracked_train(client, params, prepared_dir, paths, run_file, resume, progress, extra_tags)
 
 
+def untracked_train(params: Params, prepared_dir: str | Path, paths: TrainPaths, run_file: str | Path, resume: bool = False,
+                    progress: bool | None = None) -> dict:
+    """Train without MLflow (`--no-mlflow`). The run file goes, as in a tracked training: it would describe the
+    previous generator, not this one."""
+    from rgan.training.trainer import load_training_data, output_lock, train
+
+    run_file = Path(run_file)
+    load_training_data(params, prepared_dir)  # a clear error for missing or damaged data before anything else
+    with output_lock(paths, extra_outputs=(run_file,)):
+        run_file.unlink(missing_ok=True)
+        return train(params, prepared_dir, paths, resume=resume, progress=progress, lock=False)
+
+
 def _tracked_train(client, params: Params, prepared_dir, paths: TrainPaths, run_file: Path, resume: bool, progress, extra_tags) -> dict:
     from rgan.device import resolve_device
     from rgan.training.trainer import train
@@ -126,13 +140,9 @@ def _tracked_train(client, params: Params, prepared_dir, paths: TrainPaths, run_
     run_file.unlink(missing_ok=True)  # a run file must never outlive the generator it describes
     tags = lineage_tags(params, prepared_dir, str(resolve_device(params.train.device))) | (extra_tags or {})
     pending = paths.checkpoints / PENDING_RUN_NAME
-    try:
+    with tracking_errors("starting the MLflow run"):
         record = open_run(client, params, tags, pending, continue_run=resume, run_name=_run_name(params, tags))
         logged_up_to = last_logged_step(client, record.run_id)  # a resumed run already has these steps
-    except RganError:
-        raise
-    except Exception as exc:
-        raise mlflow_error("starting the MLflow run", exc) from None
     # From here on no MLflow call may stop training: live metrics only warn, and the files come first.
     print(f"MLflow run {record.run_id} in experiment '{record.experiment}' at {record.tracking_uri}", file=sys.stderr)
 
@@ -172,7 +182,7 @@ def _log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepa
         if not Path(required).is_file():
             raise RganError(f"{required} not found: `rgan log` logs a finished training's outputs")
     saved = checkpoint.load(paths.checkpoints / CHECKPOINT_NAME, checkpoint.CHECKPOINT_FORMAT)
-    trained_with = Params.model_validate({**saved["params"], "mlflow": params.mlflow.model_dump(), "registry": params.registry.model_dump()})
+    trained_with = Params.model_validate({**saved["params"], "mlflow": params.mlflow.model_dump()})  # logged to today's experiment
     client = connect(params.mlflow)
     pending = paths.checkpoints / PENDING_RUN_NAME
     if pending.is_file():
@@ -181,12 +191,8 @@ def _log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepa
         if prepared_dir is None or not Path(prepared_dir).is_dir():
             raise RganError("no record of the training's run: pass --prepared DIR (the data it trained on) to record its hash")
         tags = lineage_tags(trained_with, prepared_dir, "unknown")
-    try:
+    with tracking_errors("logging the training run"):
         record = open_run(client, trained_with, tags, pending, continue_run=True, run_name=_run_name(trained_with, tags))
         record = _finish_training(client, record, paths, pending, Path(run_file))
         client.set_terminated(record.run_id, status="FINISHED")
-    except RganError:
-        raise
-    except Exception as exc:
-        raise mlflow_error("logging the training run", exc) from None
     return record

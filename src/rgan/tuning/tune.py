@@ -16,6 +16,7 @@ from pathlib import Path
 from rgan.config import Params, parse_params, read_yaml
 from rgan.errors import RganError
 from rgan.notes import note
+from rgan.tracking.connection.failures import tracking_errors
 from rgan.tuning import space, validation
 
 
@@ -117,9 +118,10 @@ def write_params_file(source: Path, out: Path, overrides: dict[str, dict]) -> No
 class _Tracker:
     """The tuning run and its trials' child runs in MLflow."""
 
+    @tracking_errors("starting the MLflow tuning run")
     def __init__(self, params: Params, prepared_dir):
         from rgan.device import resolve_device
-        from rgan.tracking.connection import connect
+        from rgan.tracking.connection.connect import connect
         from rgan.tracking.runs import experiment_id
         from rgan.tracking.train_stage import lineage_tags
 
@@ -146,6 +148,7 @@ class _Tracker:
         now = int(time.time() * 1000)
         self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items() if v is not None])
 
+    @tracking_errors("logging a tuning trial")
     def trial(self, result: dict) -> None:
         child = self.client.create_run(self.experiment, run_name=f"trial-{result['number'] + 1}",
                                        tags={**self.tags, "rgan.stage": "tune-trial", "mlflow.parentRunId": self.run_id,
@@ -159,6 +162,7 @@ class _Tracker:
         self.client.set_terminated(cid, "FINISHED")
         self._metrics(self.run_id, {"val/ratio": v["ratio"]}, step=result["number"])
 
+    @tracking_errors("logging the tuning result")
     def finish(self, summary: dict, out: Path) -> None:
         best = summary["best"]
         self._params(self.run_id, {f"best.{section}.{k}": v for section, values in best["overrides"].items() for k, v in values.items()})
