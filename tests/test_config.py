@@ -41,6 +41,7 @@ def test_params_yaml_is_the_code_defaults():
         ({"evaluation": {}}, ["unknown key 'evaluation'", "evaluate"]),
         ({"mlflow": {"tracking_uri": "http://x"}}, ["unknown key 'mlflow.tracking_uri'", "experiment"]),
         ({"mlflow": {"experiment": ""}}, ["mlflow.experiment", "at least 1 character"]),
+        ({"mlflow": {"request_retries": 11}}, ["mlflow.request_retries", "less than or equal to 10"]),
         ({"registry": {"metric": "memorization_pass"}}, ["registry.metric", "'discriminative'"]),
         ({"registry": {"direction": "down"}}, ["registry.direction", "'minimize' or 'maximize'"]),
         ({"registry": {"gates": {"accuracy": True}}}, ["registry.gates", "unknown score 'accuracy'", "memorization_pass"]),

@@ -263,7 +263,7 @@ class MlflowConfig(_Section):
     experiment: Annotated[str, Field(min_length=1)] = "rgan"
     dataset: str | None = Field(default=None, description="dataset name on runs and versions; null: data.path's file name")
     request_timeout_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=10.0, description="per HTTP request to a tracking server")
-    request_retries: Annotated[int, Field(ge=0, le=100)] = Field(default=2, description="retries of a failed HTTP request")
+    request_retries: Annotated[int, Field(ge=0, le=10)] = Field(default=2, description="retries of a failed HTTP request (MLflow allows at most 10)")
 
 
 class Bounds(_Section):

@@ -25,8 +25,9 @@ PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
 # What `train` reads, logged as the run's params. `evaluate` and `register` record theirs as tags (record_settings).
 TRAIN_SECTIONS = ("data", "model", "train", "mlflow")
 MODEL_NAME_IN_RUN = "generator"
-TRAIN_METRICS = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "gp", "g_grad_norm", "d_grad_norm", "steps_per_s",
-                 "phase", "ae_loss", "sup_loss", "recon_loss", "kl_loss"]  # the last ones: timegan / vaegan only
+# Every numeric column of the training log is a metric (the trainer and each kind's objective own the columns), but
+# these: the x axis, and wall-clock time (it says nothing of the model and differs between identical runs).
+NOT_METRICS = ("step", "elapsed_s")
 # MLflow caps one log_batch call at 1000 metrics.
 BATCH = 1000
 
@@ -149,13 +150,24 @@ def _metric(key: str, value: float, step: int, timestamp: int):
 
 def train_log_metrics(rows: list[dict], after_step: int = 0) -> list:
     now = int(time.time() * 1000)
-    return [
-        _metric(f"train/{name}", row[name], int(float(row["step"])), now)
-        for row in rows
-        if int(float(row["step"])) > after_step
-        for name in TRAIN_METRICS
-        if row.get(name) not in (None, "") and float(row[name]) == float(row[name])  # NaN: not in this phase
-    ]
+    out = []
+    for row in rows:
+        step = int(float(row["step"]))
+        if step <= after_step:
+            continue
+        for name, text in row.items():
+            value = _number(text)
+            if name not in NOT_METRICS and value is not None and value == value:  # NaN: not in this phase
+                out.append(_metric(f"train/{name}", value, step, now))
+    return out
+
+
+def _number(text) -> float | None:
+    # a text column (the discriminator's state) or an empty cell is not a metric
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def log_metrics(client, run_id: str, metrics: list) -> None:

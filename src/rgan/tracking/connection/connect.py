@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rgan.config import MlflowConfig
 from rgan.errors import RganError
-from rgan.tracking.connection import http_settings
+from rgan.tracking.connection.http_settings import apply as apply_http_settings
 from rgan.tracking.connection.failures import tracking_errors
 from rgan.tracking.connection.probe import check_reachable
 from rgan.tracking.connection.redaction import redact
@@ -16,7 +16,7 @@ from rgan.tracking.connection.uri_check import validated_scheme
 def connect(cfg: MlflowConfig, create: bool = True):
     """Point MLflow at the tracking server (and registry), check it answers, and return an MlflowClient.
     With `create=False` (commands that only read), a missing SQLite store is an error, not a new empty one."""
-    http_settings.apply(cfg)
+    apply_http_settings(cfg)
     uri = tracking_uri()
     scheme = validated_scheme(uri)
     if not create:
