@@ -166,3 +166,41 @@ def mlflow_server(tmp_path_factory):
     server = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
     yield server
     server.stop()
+
+
+def read_log(path) -> list[dict]:
+    """A training log (TSV) as rows of text."""
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def tensors_equal(a, b) -> bool:
+    """Equal to the bit, through nested dicts and lists (checkpoints, state dicts)."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(tensors_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(tensors_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def load_ckpt(path):
+    import torch
+
+    return torch.load(path, weights_only=True)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """tests/unit is the fast lane: pure and in process. A test there that starts a process (the CLI, a server, DVC)
+    belongs in tests/integration; this makes it fail instead of quietly slowing the lane down."""
+    if request.node.path.is_relative_to(ROOT / "tests" / "unit"):
+        def refuse(*args, **kwargs):
+            raise AssertionError("a unit test must not start a process: move it to tests/integration")
+
+        monkeypatch.setattr(subprocess.Popen, "__init__", refuse)

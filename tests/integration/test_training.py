@@ -1,6 +1,5 @@
 """Training: a loss that falls, determinism, checkpoints that load safely, resume equals uninterrupted."""
 
-import csv
 import signal
 import subprocess
 import sys
@@ -9,30 +8,19 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import cli_env, run, tiny, write_params
+from conftest import (
+    cli_env,
+    load_ckpt,
+    read_log,
+    run,
+    tensors_equal,
+    tiny,
+    write_params,
+)
 
 from rgan.data.prepare import load_prepared
 from rgan.evaluation.distances import marginal_distance
 from rgan.sampling import load_generator
-
-
-def read_log(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-def tensors_equal(a, b):
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(tensors_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(tensors_equal(x, y) for x, y in zip(a, b))
-    return a == b
-
-
-def load_ckpt(path):
-    return torch.load(path, weights_only=True)
 
 
 def test_training_writes_outputs_and_learns(workdir):

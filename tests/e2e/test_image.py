@@ -12,7 +12,6 @@ from pathlib import Path
 
 import mlflow
 import pytest
-
 from conftest import ROOT, free_port, tiny, write_params
 
 

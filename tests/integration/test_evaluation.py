@@ -1,3 +1,6 @@
+"""The post-hoc classifier scores on real data, and the evaluate stage through the CLI: metrics, plots, refusals,
+workers."""
+
 import json
 
 import numpy as np
@@ -7,7 +10,7 @@ from conftest import run
 
 from rgan.config import SinesConfig
 from rgan.data.sines import make_sines
-from rgan.evaluation import distances, posthoc
+from rgan.evaluation import posthoc
 
 CPU = torch.device("cpu")
 
@@ -35,32 +38,6 @@ def test_predictive_score_prefers_real_training_data(real):
     on_real = posthoc.predictive_score(a, b, iterations=400, batch_size=64, seed=0, device=CPU)
     on_noise = posthoc.predictive_score(noise, b, iterations=400, batch_size=64, seed=0, device=CPU)
     assert on_real < on_noise
-
-
-def test_autocorrelation_matches_naive_definition():
-    x = np.random.default_rng(0).normal(size=(7, 24, 2)).cumsum(axis=1)
-    got = distances.autocorrelation(x, lags=3)
-    for lag in (1, 2, 3):
-        for f in range(2):
-            per_window = []
-            for w in x[:, :, f]:
-                c = w - w.mean()
-                per_window.append((c[:-lag] * c[lag:]).sum() / (c**2).sum())
-            assert got[lag - 1, f] == pytest.approx(np.mean(per_window))
-
-
-def test_marginal_distance(real):
-    a, _ = real
-    assert distances.marginal_distance(a, a) == 0
-    assert distances.marginal_distance(a, a + 0.25) == pytest.approx(0.25)
-
-
-def test_memorization_ratio_flags_a_copying_generator(real):
-    a, b = real
-    train, test = a[:400], a[400:]
-    copies = train[np.random.default_rng(0).integers(0, 400, size=200)]
-    assert distances.memorization_ratio(train, test, copies) < 0.05
-    assert 0.5 < distances.memorization_ratio(train, test, b[:200]) < 2
 
 
 def test_evaluate_stage_writes_metrics_and_plots(workdir):
@@ -97,3 +74,4 @@ def test_scores_do_not_depend_on_the_number_of_workers(workdir):
         assert run("evaluate", "--no-mlflow", cwd=workdir)[0] == 0
         results.append(json.loads((workdir / "metrics/eval.json").read_text()))
     assert results[0] == results[1]
+

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from rgan.config import RegistryConfig
-from rgan.tracking.registry_policy import Candidate, beats, champion_verdict, gate_failures
+from rgan.tracking.registry_policy import (
+    Candidate,
+    beats,
+    champion_verdict,
+    gate_failures,
+)
 from rgan.tracking.score_tags import score_tags, scores_from_tags
 
 DEFAULT = RegistryConfig()  # gate: memorization_pass true; rank by discriminative, lower is better
