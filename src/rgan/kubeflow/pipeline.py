@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from rgan.config import Params, _Yaml12Loader, parse_params
+from rgan.config import SECTIONS, Params, _Yaml12Loader, parse_params
 from rgan.errors import RganError
 from rgan.kubeflow.document import document
 from rgan.tuning.space import planned_trials
@@ -23,7 +23,7 @@ from rgan.tuning.space import planned_trials
 ENTRY_POINT_GROUP, ENTRY_POINT = "rgan.pipelines", "rgan"
 # What --param may set: a key of the sections the steps read, the data source (kubeflow.source), or with --sweep
 # a `tune` setting. The rest of kubeflow (image, resources, secrets) is placement, fixed at compile time.
-OVERRIDABLE = ("data", "model", "train", "evaluate", "mlflow", "registry")
+OVERRIDABLE = tuple(section for section in SECTIONS if section not in ("tune", "kubeflow"))
 
 
 def pipeline_function(params: Params, sweep: bool, image: str | None = None):
