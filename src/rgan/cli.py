@@ -355,7 +355,9 @@ def _environment_error(exc: BaseException) -> str | None:
         return f"out of memory ({detail}): lower model.hidden, train.batch_size, data.seq_len or -n"
     if isinstance(exc, OSError):
         # a full disk, a read-only or vanished folder, no permission
-        from rgan.tracking.connection.redaction import redact  # an OSError may name a URL
+        from rgan.tracking.connection.redaction import (
+            redact,  # an OSError may name a URL
+        )
 
         where = f": {exc.filename}" if exc.filename else ""
         return redact(f"{exc.strerror or exc}{where}")

@@ -9,7 +9,12 @@ from rgan.config import Params
 from rgan.errors import RganError
 from rgan.tracking.connection.connect import connect
 from rgan.tracking.connection.failures import tracking_error
-from rgan.tracking.runs import RunRecord, log_metrics, open_recorded_run, record_settings
+from rgan.tracking.runs import (
+    RunRecord,
+    log_metrics,
+    open_recorded_run,
+    record_settings,
+)
 
 
 def _logging_failed(files: list[Path], exc: Exception) -> RganError:

@@ -19,7 +19,11 @@ from rgan.errors import RganError
 from rgan.tracking.connection.failures import tracking_error
 from rgan.tracking.connection.redaction import redact
 from rgan.tracking.connection.root import project_root
-from rgan.tracking.connection.uri import DEFAULT_ARTIFACTS, is_embedded_default, tracking_uri
+from rgan.tracking.connection.uri import (
+    DEFAULT_ARTIFACTS,
+    is_embedded_default,
+    tracking_uri,
+)
 
 PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
 # What `train` reads, logged as the run's params. `evaluate` and `register` record theirs as tags (record_settings).

@@ -15,7 +15,6 @@ from rgan.config import ModelConfig, TrainConfig
 from rgan.models import build_models
 from rgan.training import losses
 
-
 # What every kind's step returns (beside its extra_log_columns), as detached tensors.
 STEP_VALUES = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "gp", "g_grad_norm", "d_grad_norm"]
 

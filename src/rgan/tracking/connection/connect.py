@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from rgan.config import MlflowConfig
 from rgan.errors import RganError
-from rgan.tracking.connection.http_settings import apply as apply_http_settings
 from rgan.tracking.connection.failures import tracking_errors
+from rgan.tracking.connection.http_settings import apply as apply_http_settings
 from rgan.tracking.connection.probe import check_reachable
 from rgan.tracking.connection.redaction import redact
 from rgan.tracking.connection.root import project_root
-from rgan.tracking.connection.uri import DEFAULT_DB, is_embedded_default, sqlite_file, tracking_uri
+from rgan.tracking.connection.uri import (
+    DEFAULT_DB,
+    is_embedded_default,
+    sqlite_file,
+    tracking_uri,
+)
 from rgan.tracking.connection.uri_check import validated_scheme
 
 
