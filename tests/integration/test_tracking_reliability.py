@@ -49,8 +49,14 @@ def test_unreachable_server_is_a_clear_error_and_no_output(workdir, command):
 
 def test_credentials_in_the_uri_stay_out_of_messages_and_files(workdir):
     uri = f"http://alice:s3cret@127.0.0.1:{free_port()}"
+    before = {path: path.stat().st_mtime_ns for path in workdir.rglob("*") if path.is_file()}
     result = rgan("train", cwd=workdir, uri=uri, timeout=120)
     assert result.returncode == 1 and "s3cret" not in result.stderr and "alice" not in result.stderr
+    assert "http://***@127.0.0.1" in result.stderr  # the message still says which server
+    # and in files: none written or changed by the failed run, and no file in the project holds the credentials
+    after = {path: path.stat().st_mtime_ns for path in workdir.rglob("*") if path.is_file()}
+    assert after == before
+    assert not [path for path in after if b"s3cret" in path.read_bytes() or b"alice" in path.read_bytes()]
 
 
 class Gateway:
