@@ -204,3 +204,27 @@ def _unit_tests_start_no_process(request, monkeypatch):
             raise AssertionError("a unit test must not start a process: move it to tests/integration")
 
         monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
+TIMEGAN_PHASES = {"autoencoder_steps": 10, "supervised_steps": 10}
+
+
+def kind_params(kind: str, model: dict | None = None, train: dict | None = None) -> dict:
+    """The tiny settings for this model kind: the settings it does not read left out (they would be refused)."""
+    from rgan.config import MODEL_CLASSES
+
+    raw = tiny(model={"kind": kind, **(model or {})},
+               train={"steps": 40, **({"timegan": TIMEGAN_PHASES} if kind == "timegan" else {}), **(train or {})})
+    raw["model"] = {k: v for k, v in raw["model"].items() if k in MODEL_CLASSES[kind].model_fields}
+    return raw
+
+
+def sine_windows(n: int, seed: int):
+    """n built-in sine sequences of 24 steps x 3 features as a float32 array (n, 24, 3)."""
+    import numpy as np
+
+    from rgan.config import SinesConfig
+    from rgan.data.sines import make_sines
+
+    frame = make_sines(SinesConfig(n_sequences=n, length=24, dim=3, seed=seed))
+    return frame[["feature_0", "feature_1", "feature_2"]].to_numpy(np.float32).reshape(n, 24, 3)

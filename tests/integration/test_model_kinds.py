@@ -11,25 +11,20 @@ import mlflow
 import numpy as np
 import pytest
 import torch
-from conftest import load_ckpt, read_log, run, tensors_equal, tiny, write_params
+from conftest import (
+    kind_params,
+    load_ckpt,
+    read_log,
+    run,
+    tensors_equal,
+    write_params,
+)
 
-from rgan.config import MODEL_CLASSES, parse_params
 from rgan.data.prepare import load_prepared
 from rgan.sampling import load_generator
-from rgan.training.kinds import build_objective
 
 KINDS = ("timegan", "vaegan")
 
-
-PHASES = {"autoencoder_steps": 10, "supervised_steps": 10}
-
-
-def kind_params(kind: str, model: dict | None = None, train: dict | None = None) -> dict:
-    """The tiny settings for this kind: the settings it does not read left out (they would be refused)."""
-    raw = tiny(model={"kind": kind, **(model or {})}, train={"steps": 40, **({"timegan": PHASES} if kind == "timegan" else {}), **(train or {})})
-    own = MODEL_CLASSES[kind].model_fields
-    raw["model"] = {k: v for k, v in raw["model"].items() if k in own}
-    return raw
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -120,16 +115,3 @@ def test_timegan_stopped_before_the_joint_phase_ships_its_trained_networks(workd
     shipped = load_ckpt(workdir / "models/generator.pt")["state_dict"]
     networks = load_ckpt(workdir / "models/checkpoints/last.pt")["objective"]["networks"]
     assert tensors_equal(shipped, {k.removeprefix("sampler."): v for k, v in networks.items() if k.startswith("sampler.")})
-
-
-def timegan(**train):
-    params = parse_params(kind_params("timegan", train={"timegan": {"autoencoder_steps": 2, "supervised_steps": 2}, **train}))
-    torch.manual_seed(0)
-    return build_objective(params.model, params.train, dim=3, device=torch.device("cpu"))
-
-
-def networks(objective) -> dict[str, torch.nn.Module]:
-    n = objective.nets
-    return {"embedder": n.embedder, "recovery": n.sampler.recovery, "generator": n.sampler.generator,
-            "supervisor": n.sampler.supervisor, "discriminator": n.discriminator}
-

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tensors_equal, tiny
+from conftest import kind_params, tensors_equal
 
 import rgan
-from rgan.config import MODEL_CLASSES, parse_params
+from rgan.config import parse_params
 from rgan.models import build_sampler
 from rgan.notes import plain
 from rgan.training.kinds import build_objective
@@ -22,16 +22,6 @@ from rgan.training.timegan_objective import _undone_unless
 
 KINDS = ("timegan", "vaegan")
 
-
-PHASES = {"autoencoder_steps": 10, "supervised_steps": 10}
-
-
-def kind_params(kind: str, model: dict | None = None, train: dict | None = None) -> dict:
-    """The tiny settings for this kind: the settings it does not read left out (they would be refused)."""
-    raw = tiny(model={"kind": kind, **(model or {})}, train={"steps": 40, **({"timegan": PHASES} if kind == "timegan" else {}), **(train or {})})
-    own = MODEL_CLASSES[kind].model_fields
-    raw["model"] = {k: v for k, v in raw["model"].items() if k in own}
-    return raw
 
 
 @pytest.mark.parametrize("kind", ("rgan", *KINDS))

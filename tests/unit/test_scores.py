@@ -2,20 +2,14 @@
 
 import numpy as np
 import pytest
+from conftest import sine_windows
 
-from rgan.config import SinesConfig
-from rgan.data.sines import make_sines
 from rgan.evaluation import distances
-
-
-def sines(n, seed):
-    frame = make_sines(SinesConfig(n_sequences=n, length=24, dim=3, seed=seed))
-    return frame[["feature_0", "feature_1", "feature_2"]].to_numpy(np.float32).reshape(n, 24, 3)
 
 
 @pytest.fixture(scope="module")
 def real():
-    return sines(600, seed=0), sines(600, seed=1)
+    return sine_windows(600, seed=0), sine_windows(600, seed=1)
 
 
 def test_autocorrelation_matches_naive_definition():
