@@ -228,3 +228,13 @@ def sine_windows(n: int, seed: int):
 
     frame = make_sines(SinesConfig(n_sequences=n, length=24, dim=3, seed=seed))
     return frame[["feature_0", "feature_1", "feature_2"]].to_numpy(np.float32).reshape(n, 24, 3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A folder where the tiny settings were prepared and trained through the CLI (no MLflow); one per test module."""
+    path = tmp_path_factory.mktemp("trained")
+    write_params(path / "params.yaml", TINY)
+    for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"]):
+        assert run(*command, cwd=path)[0] == 0
+    return path

@@ -6,17 +6,6 @@ from conftest import run
 from rgan.data.prepare import load_prepared
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from conftest import TINY, write_params
-
-    path = tmp_path_factory.mktemp("trained")
-    write_params(path / "params.yaml", TINY)
-    for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"]):
-        assert run(*command, cwd=path)[0] == 0
-    return path
-
-
 def test_sample_csv_long_format_in_original_units(trained):
     code, err = run("sample", "--generator", "models/generator.pt", "-n", "50", "--seed", "7", "--out", "s.csv", cwd=trained)
     assert code == 0, err

@@ -8,19 +8,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import TINY, run, write_params
+from conftest import run
 
 import rgan.sampling as sampling
 from rgan.sampling import load_generator, sample_to_file
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    path = tmp_path_factory.mktemp("stream")
-    write_params(path / "params.yaml", TINY)
-    for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"]):
-        assert run(*command, cwd=path)[0] == 0
-    return path
 
 
 @pytest.fixture
