@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -272,7 +271,7 @@ def test_run_local_sweep_trains_the_tune_trials_and_registers_only_the_best(tmp_
     workdir.mkdir()
     name = f"kfp-sweep-{free_port()}"
     space = {"model.cell": {"choices": ["lstm", "gru"]}, "train.g_lr": {"low": 0.0005, "high": 0.002, "log": True}}
-    write_params(workdir / "params.yaml", tiny(registry={"model_name": name, "gates": {}},
+    write_params(workdir / "params.yaml", tiny(registry={"model_name": name, "gates": {}}, mlflow={"experiment": name},
                                                tune={"trials": 2, "steps": 15, "repeats": 1, "seed": 3, "space": space}))
     assert run("make-sines", cwd=workdir)[0] == 0
     proc = _run_local(workdir, "--sweep")
@@ -281,10 +280,7 @@ def test_run_local_sweep_trains_the_tune_trials_and_registers_only_the_best(tmp_
     client = mlflow.MlflowClient()
     versions = client.search_model_versions(f"name = '{name}'")
     assert len(versions) == 1  # only the best
-    exp = client.get_experiment_by_name("rgan")
-    started = int(time.time() * 1000) - 1_200_000
-    runs = [r for r in client.search_runs([exp.experiment_id], f"attributes.start_time > {started}")
-            if r.data.params.get("registry.model_name") == name]
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])  # this test's own experiment
     trials = planned_trials(load_params(workdir / "params.yaml").tune)
     trial_runs = [r for r in runs if r.data.params["train.steps"] == "15"]  # tune.steps
     assert len(trial_runs) == 2 and sorted(r.data.params["train.g_lr"] for r in trial_runs) == sorted(str(t["train"]["g_lr"]) for t in trials)
