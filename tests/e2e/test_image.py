@@ -40,7 +40,12 @@ def test_dockerfile_runs_rgan_as_a_non_root_user_with_no_secrets_baked_in():
     assert users and users[-1] not in ("root", "0")
     assert ("ENTRYPOINT", '["rgan"]') in steps
     base = next(rest for keyword, rest in steps if keyword == "ARG" and rest.startswith("BASE_IMAGE="))
-    assert re.search(r"pytorch/pytorch:[\d.]+-cuda[\d.]+-cudnn\d+-runtime$", base), "a CUDA PyTorch base with a fixed tag"
+    assert re.fullmatch(r"BASE_IMAGE=python:3\.11-slim-bookworm", base), "an official Python base with a fixed tag"
+    # torch at the pin .ci/install uses (PyPI's Linux build of it is the CUDA one), and the CUDA check on by default
+    pin = re.search(r"torch==([\d.]+)", (ROOT / ".ci/install").read_text())[1]
+    runs = " ".join(rest for keyword, rest in steps if keyword == "RUN")
+    assert f"pip install --no-cache-dir torch=={pin}" in runs and "torch.version.cuda" in runs
+    assert ("ARG", "CHECK_CUDA=1") in steps
     for keyword, rest in steps:
         if keyword in ("ENV", "ARG"):
             assert not re.search(r"(TOKEN|PASSWORD|SECRET|ACCESS_KEY|MLFLOW_TRACKING_URI)", rest, re.I), rest

@@ -1,0 +1,105 @@
+"""The project image, built by `.ci/image` and run with a real container engine (podman): the CLI, a tiny
+make-sines -> prepare -> train -> evaluate -> sample chain locked down as a cluster would run it (user 10001, read-only
+root filesystem, every capability dropped, no network), and an image that holds no secrets and records its commit.
+
+CI (CI=true) must have the engine: there these tests fail without it. Elsewhere they skip, saying why."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, TINY, complete
+
+ENGINE = "podman"
+UID = 10001  # the Dockerfile's user
+# how a pipeline step runs: not root, nothing writable but the work volume and /tmp, no capabilities, no network
+LOCKED = ["--user", str(UID), "--read-only", "--cap-drop", "all", "--security-opt", "no-new-privileges", "--network", "none"]
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    if shutil.which(ENGINE) is None and os.environ.get("CI") != "true":
+        pytest.skip(f"{ENGINE} is not installed (bash .ci/image installs it as root; CI requires it)")
+    proc = subprocess.run(["bash", str(ROOT / ".ci/image")], capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(proc.stderr)  # sizes and times, shown with -s
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def container(image: str, *args: str, volume=None, options=(), timeout=600) -> subprocess.CompletedProcess:
+    mount = ["--volume", f"{volume}:/work", "--workdir", "/work"] if volume else []
+    return subprocess.run([ENGINE, "run", "--rm", *LOCKED, *mount, *options, image, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A work volume the container's user owns, holding tiny params."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "params.yaml").write_text(yaml.safe_dump(complete(TINY)))
+    os.chown(folder, UID, UID)
+    os.chown(folder / "params.yaml", UID, UID)
+    return folder
+
+
+def test_help_and_params_in_the_locked_down_container(image, work):
+    proc = container(image, "--help")
+    assert proc.returncode == 0 and "usage: rgan" in proc.stdout, proc.stderr
+    proc = container(image, "params", volume=work)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout)["train"]["steps"] == TINY["train"]["steps"]
+
+
+def test_a_tiny_chain_runs_locked_down_and_writes_only_to_its_volume(image, work):
+    for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"], ["evaluate", "--no-mlflow"],
+                    ["sample", "-n", "5", "--seed", "7", "--out", "samples.csv"]):
+        proc = container(image, *command, volume=work)
+        assert proc.returncode == 0, f"{command}: {proc.stderr[-2000:]}"
+        assert "Traceback" not in proc.stderr
+    for path in ("data/prepared/scaler.json", "models/generator.pt", "metrics/train.json", "metrics/eval.json", "plots/pca.png"):
+        assert (work / path).is_file(), path
+    samples = pd.read_csv(work / "samples.csv")
+    assert samples["sequence_id"].nunique() == 5 and len(samples) == 5 * TINY["data"].get("seq_len", 24)
+    assert json.loads((work / "metrics/eval.json").read_text())["discriminative"]["mean"] >= 0
+
+
+def test_the_root_filesystem_is_read_only_and_the_user_is_not_root(image, work):
+    proc = container(image, "-c", "import os, pathlib; print(os.getuid()); pathlib.Path('/opt/rgan/x').write_text('x')",
+                     options=["--entrypoint", "python"])
+    assert proc.stdout.strip() == str(UID) and proc.returncode != 0 and "Read-only file system" in proc.stderr
+
+
+def test_the_image_holds_no_secrets_and_records_its_commit(image):
+    inspected = json.loads(subprocess.run([ENGINE, "image", "inspect", image], capture_output=True, text=True, check=True).stdout)[0]
+    env = dict(item.split("=", 1) for item in inspected["Config"]["Env"])
+    secret_words = ("PASSWORD", "TOKEN", "SECRET", "AWS_", "MLFLOW_TRACKING_URI", "CREDENTIAL")
+    assert not [k for k in env if any(w in k.upper() for w in secret_words)], env
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert env["RGAN_GIT_COMMIT"] == commit
+    history = subprocess.run([ENGINE, "history", "--no-trunc", "--format", "{{.CreatedBy}}", image], capture_output=True, text=True,
+                             check=True).stdout
+    assert not any(w in history.upper() for w in ("PASSWORD", "TOKEN=", "SECRET", "AWS_SECRET"))
+    # the files the build copied: only what .dockerignore lets through
+    listing = subprocess.run([ENGINE, "run", "--rm", "--entrypoint", "sh", image, "-c", "ls -a /opt/rgan"], capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert not {".git", ".venv", "mlflow.db", "data", "models", ".env"} & set(listing), listing
+
+
+def test_a_run_tracked_from_the_container_records_the_images_commit(image, work):
+    # tracking into a SQLite store on the work volume: no network needed
+    for command in (["make-sines"], ["prepare"], ["train"]):
+        proc = container(image, *command, volume=work, options=["--env", "MLFLOW_TRACKING_URI=sqlite:////work/mlflow.db"])
+        assert proc.returncode == 0, f"{command}: {proc.stderr[-2000:]}"
+    from mlflow import MlflowClient
+
+    run_id = json.loads((work / "models/mlflow_run.json").read_text())["run_id"]
+    tags = MlflowClient(f"sqlite:///{work / 'mlflow.db'}").get_run(run_id).data.tags
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert tags["rgan.git_commit"] == commit and tags["mlflow.source.git.commit"] == commit
