@@ -63,7 +63,8 @@ def cmd_train(args) -> None:
     params, paths = _params(args), _train_paths(args)
     stage = tracked_train if args.mlflow else untracked_train
     summary = stage(params, args.prepared, paths, args.run_file, resume=args.resume, progress=args.progress)
-    print(f"trained {summary['steps']} steps on {summary['device']} at {summary['steps_per_s']} steps/s; generator: {args.generator}", file=sys.stderr)
+    print(f"trained {summary['steps']} steps on {summary['device']} ({summary['threads']} CPU threads) at {summary['steps_per_s']} steps/s; "
+          f"generator: {args.generator}", file=sys.stderr)
 
 
 def cmd_log(args) -> None:

@@ -206,7 +206,7 @@ class _TrainBase(_Section):
     )
     seed: Seed = 0
     device: Device = "auto"
-    threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="torch CPU threads; null: torch's default")
+    threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="torch CPU threads; null: the CPU quota (cores, lowered by a container's CPU limit)")
     log_every: Count = 20
     checkpoint_every: Count = 1000
     health_steps: Count = Field(
@@ -246,7 +246,7 @@ class EvaluateConfig(_Section):
     plot_samples: Annotated[int, Field(ge=10, le=100_000)] = 1000
     seed: Seed = 0
     device: Device = "auto"
-    workers: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="parallel processes for post-hoc models on CPU; null: one per core")
+    workers: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="parallel processes for post-hoc models on CPU; null: one per CPU of the quota")
 
 
 # Scores `evaluate` writes; the registry ranks and gates versions by them.

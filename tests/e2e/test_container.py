@@ -103,3 +103,12 @@ def test_a_run_tracked_from_the_container_records_the_images_commit(image, work)
     tags = MlflowClient(f"sqlite:///{work / 'mlflow.db'}").get_run(run_id).data.tags
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert tags["rgan.git_commit"] == commit and tags["mlflow.source.git.commit"] == commit
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_training_threads_follow_the_containers_cpu_limit(image, work, cpus):
+    for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"]):
+        proc = container(image, *command, volume=work, options=["--cpus", str(cpus)])
+        assert proc.returncode == 0, f"{command}: {proc.stderr[-2000:]}"
+    assert json.loads((work / "metrics/train.json").read_text())["threads"] == cpus
+    assert f"({cpus} CPU threads)" in proc.stderr

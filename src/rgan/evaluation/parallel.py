@@ -8,12 +8,13 @@ on the number of workers.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterator
 
 import torch
 from tqdm import tqdm
+
+from rgan.device import cpu_quota
 
 Task = tuple[str, Callable[..., Any], tuple, dict]
 
@@ -29,7 +30,7 @@ def _single_threaded(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
 
 def run_tasks(tasks: list[Task], workers: int | None, progress: bool | None = None) -> Iterator[tuple[str, Any]]:
     """Yield (name, result) for every task, in task order."""
-    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    workers = min(workers or cpu_quota(), len(tasks))  # one per CPU this process may use
     bar = tqdm(total=len(tasks), desc="evaluate", unit="model", disable=None if progress is None else not progress)
     try:
         if workers <= 1:

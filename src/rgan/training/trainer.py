@@ -263,7 +263,7 @@ def load_training_data(params: Params, prepared_dir: str | Path) -> Prepared:
 def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, progress, on_log) -> dict:
     cfg = params.train
     device = resolve_device(cfg.device)
-    set_threads(cfg.threads)
+    threads = set_threads(cfg.threads)  # train.threads, else the CPU quota (a container's or pod's CPU limit)
 
     torch.manual_seed(cfg.seed)  # model initialisation
     objective = build_objective(params.model, cfg, prepared.dim, device)
@@ -369,6 +369,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
         "wall_time_s": round(wall, 2),
         "steps_per_s": round((final_step - start) / max(wall, 1e-9), 2),
         "device": str(device),
+        "threads": threads,
         # the discriminator's health (rgan.training.health): its balanced accuracy over the last
         # train.health_steps steps, and the warnings given
         "d_accuracy": None if math.isnan(monitor.accuracy) else round(monitor.accuracy, 4),
