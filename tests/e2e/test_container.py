@@ -107,6 +107,9 @@ def test_a_run_tracked_from_the_container_records_the_images_commit(image, work)
 
 @pytest.mark.parametrize("cpus", [1, 2])
 def test_training_threads_follow_the_containers_cpu_limit(image, work, cpus):
+    raw = yaml.safe_load((work / "params.yaml").read_text())
+    raw["train"]["threads"] = None  # the default: the CPU quota
+    (work / "params.yaml").write_text(yaml.safe_dump(raw))
     for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"]):
         proc = container(image, *command, volume=work, options=["--cpus", str(cpus)])
         assert proc.returncode == 0, f"{command}: {proc.stderr[-2000:]}"
