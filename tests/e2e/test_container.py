@@ -115,3 +115,51 @@ def test_training_threads_follow_the_containers_cpu_limit(image, work, cpus):
         assert proc.returncode == 0, f"{command}: {proc.stderr[-2000:]}"
     assert json.loads((work / "metrics/train.json").read_text())["threads"] == cpus
     assert f"({cpus} CPU threads)" in proc.stderr
+
+
+def test_the_image_serves_the_champion_equal_to_rgan_sample(image, work):
+    """As KServe's MLflow runtime would: `mlflow models serve` of models:/NAME@champion inside the image, answering
+    sequences in original units equal to `rgan sample` with the same seed."""
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    raw = yaml.safe_load((work / "params.yaml").read_text())
+    raw["registry"] = {**raw.get("registry", {}), "model_name": "served"}
+    (work / "params.yaml").write_text(yaml.safe_dump(raw))
+    store = ["--env", "MLFLOW_TRACKING_URI=sqlite:////work/mlflow.db"]
+    for command in (["make-sines"], ["prepare"], ["train"], ["evaluate"], ["register"]):
+        proc = container(image, *command, volume=work, options=store)
+        assert proc.returncode == 0, f"{command}: {proc.stderr[-2000:]}"
+    proc = container(image, "sample", "--model", "models:/served@champion", "-n", "4", "--seed", "5", "--out", "expected.csv",
+                     volume=work, options=store)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    expected = pd.read_csv(work / "expected.csv")
+
+    port = free_port()
+    name = f"rgan-serve-{port}"
+    serve = [ENGINE, "run", "--detach", "--rm", "--name", name, "--user", str(UID), "--read-only", "--cap-drop", "all",
+             "--security-opt", "no-new-privileges", "--network", "host", "--volume", f"{work}:/work", "--workdir", "/work", *store,
+             "--entrypoint", "mlflow", image, "models", "serve", "-m", "models:/served@champion", "--env-manager", "local",
+             "--host", "127.0.0.1", "--port", str(port)]
+    subprocess.run(serve, check=True, capture_output=True, text=True)
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                logs = subprocess.run([ENGINE, "logs", name], capture_output=True, text=True).stderr
+                assert time.time() < deadline, f"the scoring server did not start: {logs[-2000:]}"
+                time.sleep(1)
+        body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[4, 5]]}}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = pd.DataFrame(json.loads(response.read())["predictions"])
+    finally:
+        subprocess.run([ENGINE, "rm", "--force", name], capture_output=True)
+    pd.testing.assert_frame_equal(served, expected, check_dtype=False)
+    real = pd.read_parquet(work / "data/raw/sines.parquet")
+    assert served["feature_0"].between(real["feature_0"].min() - 0.5, real["feature_0"].max() + 0.5).all()  # original units
