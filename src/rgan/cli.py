@@ -210,7 +210,7 @@ def cmd_pipeline_run_local(args) -> None:
     from rgan.kubeflow.pipeline import run_local
 
     params, arguments = _pipeline_args(args)
-    result = run_local(params, arguments, sweep=args.sweep, root=args.root)
+    result = run_local(params, arguments, sweep=args.sweep, root=args.root, image=args.image)
     print(f"local pipeline run registered {result['model_name']} v{result['version']} "
           + ("(champion)" if result["champion"] else f"(champion not moved: {result['reason']})"), file=sys.stderr)
 
@@ -317,8 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = pipeline_command("compile", cmd_pipeline_compile, "compile the pipeline to a KFP YAML package")
     q.add_argument("--out", required=True, help="e.g. pipeline.yaml")
     q.add_argument("--image", help="project image for every step (default: kubeflow.image)")
-    q = pipeline_command("run-local", cmd_pipeline_run_local, "run the whole pipeline on this machine with kfp.local (no containers)")
+    q = pipeline_command("run-local", cmd_pipeline_run_local, "run the whole pipeline on this machine with kfp.local: each step in "
+                         "a subprocess, or with --image in that image through a Docker-compatible engine (DOCKER_HOST)")
     q.add_argument("--root", default="kfp-local", help="where step outputs go (default: kfp-local)")
+    q.add_argument("--image", help="run every step in this image (e.g. the one `bash .ci/image` prints), as a cluster would")
     q = pipeline_command("submit", cmd_pipeline_submit, "compile and start a run on a Kubeflow Pipelines endpoint; prints its URL")
     q.add_argument("--host", required=True, help="KFP API endpoint, e.g. https://kubeflow.example.com/pipeline (token: KFP_TOKEN)")
     q.add_argument("--namespace", help="Kubeflow profile namespace (multi-user clusters)")

@@ -163,3 +163,58 @@ def test_the_image_serves_the_champion_equal_to_rgan_sample(image, work):
     pd.testing.assert_frame_equal(served, expected, check_dtype=False)
     real = pd.read_parquet(work / "data/raw/sines.parquet")
     assert served["feature_0"].between(real["feature_0"].min() - 0.5, real["feature_0"].max() + 0.5).all()  # original units
+
+
+@pytest.fixture(scope="session")
+def engine_socket(tmp_path_factory):
+    """podman's Docker-compatible API on a socket, for kfp.local's DockerRunner (docker SDK)."""
+    import signal
+    import time
+
+    sock = tmp_path_factory.mktemp("engine") / "podman.sock"
+    proc = subprocess.Popen([ENGINE, "system", "service", "--time=0", f"unix://{sock}"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    while not sock.exists():
+        assert proc.poll() is None and time.time() < deadline, "podman system service did not start"
+        time.sleep(0.2)
+    yield f"unix://{sock}"
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def _lineage(client, name: str, version: str) -> dict[str, str]:
+    run = client.get_run(client.get_model_version(name, version).run_id)
+    # what says where the run came from; the Python patch version differs between the image's Debian and this venv
+    return {k: v for k, v in run.data.tags.items() if k.startswith(("rgan.", "mlflow.source")) and k != "rgan.python_version"}
+
+
+@pytest.mark.slow
+def test_the_pipeline_runs_every_step_in_the_image_and_registers_as_the_subprocess_runner_does(
+        image, engine_socket, mlflow_server, tmp_path):
+    import sys
+
+    from conftest import cli_env, tiny, write_params
+    from mlflow import MlflowClient
+
+    project = tmp_path / "project"
+    project.mkdir()
+    name = f"in-image-{tmp_path.name[-12:]}".replace("_", "-")
+    write_params(project / "params.yaml", tiny(registry={"model_name": name, "gates": {}}, mlflow={"experiment": name},
+                                               tune={"trials": 2, "steps": 15, "repeats": 1, "space": {"train.g_lr": {"choices": [0.001, 0.002]}}}))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # no git repository in the project: the subprocess runner records RGAN_GIT_COMMIT, as the image does
+    env = {**cli_env(), "DOCKER_HOST": engine_socket, "MLFLOW_TRACKING_URI": mlflow_server.uri, "RGAN_GIT_COMMIT": commit}
+    assert subprocess.run([sys.executable, "-m", "rgan", "make-sines"], cwd=project, env=env).returncode == 0
+    for runner, root in ((["--image", image], "kfp-image"), ([], "kfp-subprocess"), (["--image", image, "--sweep"], "kfp-image-sweep")):
+        proc = subprocess.run([sys.executable, "-m", "rgan", "pipeline", "run-local", *runner, "--root", root], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"local pipeline run registered {name} v3" in proc.stderr  # the sweep's best, trained, evaluated, registered in the image
+    trials = [r for r in MlflowClient(mlflow_server.uri).search_runs([MlflowClient(mlflow_server.uri).get_experiment_by_name(name).experiment_id])
+              if r.data.params.get("train.steps") == "15"]
+    assert len(trials) == 2
+    client = MlflowClient(mlflow_server.uri)
+    in_image, in_subprocess = _lineage(client, name, "1"), _lineage(client, name, "2")
+    assert in_image["rgan.git_commit"] == commit and in_image["rgan.data_md5"]
+    assert in_image == in_subprocess

@@ -21,7 +21,9 @@ SCALER_FILE = "scaler.json"
 STATS_FILE = "stats.json"
 
 
-def prepare(cfg: DataConfig, out_dir: str | Path) -> dict:
+def prepare(cfg: DataConfig, out_dir: str | Path, source: str | None = None) -> dict:
+    """Scale and window the table at cfg.path into out_dir. `source`: the data's name to record when cfg.path is a
+    fetched copy in a temporary folder (the prepared data, and so its hash, must not depend on that folder)."""
     table = load_table(cfg)
     splits = split_windows(table.lengths, cfg)
     train_rows = covered_rows(splits.train, cfg.seq_len, len(table.values))
@@ -30,6 +32,7 @@ def prepare(cfg: DataConfig, out_dir: str | Path) -> dict:
 
     stats = {
         **table.report,
+        **({"source": source} if source else {}),
         "columns": table.columns,
         "seq_len": cfg.seq_len,
         "stride": cfg.stride,

@@ -106,17 +106,47 @@ def compile_pipeline(params: Params, out: str | Path, sweep: bool = False, image
     return out
 
 
-def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str | Path) -> dict:
-    """Run the whole pipeline here: each component in a subprocess of this Python (kfp.local, no containers)."""
+# What a step in a container needs from this environment: where MLflow is, its credentials, object-store keys.
+FORWARDED_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_INSECURE_TLS",
+                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+                 "MLFLOW_S3_ENDPOINT_URL")
+
+
+def _container_runner(tracking: str):
+    """kfp.local's DockerRunner as this machine's steps need it: the project folder mounted at its own path and used
+    as the working directory (data.path, a local DVC repository and an embedded MLflow store resolve as they do
+    here), the host's network (a tracking server on 127.0.0.1 is reachable), this user's ids (outputs under --root
+    stay yours), and the tracking URI and credentials passed on. On a cluster, secrets and volumes do this instead."""
+    import os
+
+    from docker.types import Mount
+    from kfp import local
+
+    project = str(Path.cwd().resolve())
+    environment = {"MLFLOW_TRACKING_URI": tracking, **{k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}}
+    # entrypoint cleared: the step's command replaces the image's `rgan` entrypoint, as a pod's command does
+    return local.DockerRunner(entrypoint=[""], network_mode="host", user=f"{os.getuid()}:{os.getgid()}", working_dir=project,
+                              mounts=[Mount(target=project, source=project, type="bind")], environment=environment)
+
+
+def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str | Path, image: str | None = None) -> dict:
+    """Run the whole pipeline here with kfp.local: each component in a subprocess of this Python, or with `image`
+    in that image through a Docker-compatible engine (DOCKER_HOST, e.g. `podman system service`)."""
     from kfp import local
 
     from rgan.tracking.connection import connect
 
-    func = pipeline_function(params, sweep)
+    func = pipeline_function(params, sweep, image)
     # Reach the tracking store first: fail in seconds if it is down, and create an embedded store's tables once
     # here, not in two parallel sweep steps at the same moment (SQLite schema creation races).
     connect(params.mlflow)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(root).resolve()), raise_on_error=True)
+    if image:
+        from rgan.tracking.connection.uri import tracking_uri
+
+        runner = _container_runner(tracking_uri())
+    else:
+        runner = local.SubprocessRunner(use_venv=False)
+    local.init(runner=runner, pipeline_root=str(Path(root).resolve()), raise_on_error=True)
     try:
         task = func(**arguments)
     except RuntimeError as exc:  # kfp.local's "Pipeline ... finished with status FAILURE": the step's log says why

@@ -56,7 +56,7 @@ def prepare_step(document: str, prepared) -> None:
     params = parse_document(document)
     with tempfile.TemporaryDirectory() as scratch:
         local, record = fetch(params.kubeflow.source, params.data.path, scratch)
-        stats = prepare(params.data.model_copy(update={"path": str(local)}), prepared.path)
+        stats = prepare(params.data.model_copy(update={"path": str(local)}), prepared.path, source=params.data.path)
     prepared.metadata.update({
         "source": record,
         "rows": stats["rows"],
