@@ -5,16 +5,12 @@ pipeline parameter can be overridden at submit. Placement (image, resources, GPU
 
 from typing import List
 
+import rgan_components as components  # components/, installed under this name (setup.py)
 from kfp import dsl, kubernetes
 
-import rgan_components as components  # components/, installed under this name (setup.py)
 from rgan.config import Params
 from rgan.kubeflow.pipeline import pipeline_defaults
-
-MLFLOW_KEYS = ("MLFLOW_TRACKING_URI",)
-MLFLOW_OPTIONAL_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_INSECURE_TLS")
-STORAGE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-                "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL")
+from rgan.kubeflow.secrets import MLFLOW_KEYS, MLFLOW_OPTIONAL_KEYS, STORAGE_KEYS
 
 
 def _place(task, step: str, settings: Params, tracked: bool):

@@ -158,6 +158,13 @@ def cmd_promote(args) -> None:
     print(promote(client, cfg, version=args.version, alias=args.alias, rollback=args.rollback, force=args.force), file=sys.stderr)
 
 
+def cmd_kserve(args) -> None:
+    from rgan.tracking.kserve import render
+
+    client, _ = _registry_client(args)
+    print(render(client, _params(args), args.alias, args.image), end="")
+
+
 def cmd_models(args) -> None:
     from rgan.tracking.registry import versions
 
@@ -290,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="promote even if the version fails the registry gates")
 
     command("models", cmd_models, "list registered versions with aliases, scores, data hash and git commit")
+
+    p = command("kserve", cmd_kserve, "print a KServe InferenceService that serves the version behind an alias (the project "
+                "image running `mlflow models serve`)")
+    p.add_argument("--alias", default="champion", help="the version to serve (default: champion), pinned in the manifest")
+    p.add_argument("--image", help="the serving image (default: kubeflow.image)")
 
     p = command("tune", cmd_tune, "search the recipe (params `tune`) on the prepared data, scored on validation windows; "
                 "write the best settings into a params file")

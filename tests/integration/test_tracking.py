@@ -323,3 +323,31 @@ def test_register_records_the_registry_settings_on_the_run_replacing_older_ones(
     assert tags["registry.direction"] == "maximize" and tags["registry.gates.memorization_pass"] == "True"
     assert not [key for key in tags if key.startswith("registry.gates.discriminative")]  # that gate is gone
     assert not [key for key in client_for(uri).get_run(run_id).data.params if key.startswith("registry.")]
+
+
+def test_kserve_manifest_serves_the_champion_version_in_the_project_image(at):
+    import subprocess
+    import sys
+
+    import yaml
+
+    name = "kserved"
+    params = registry_params(at, name)
+    for run_name, score in (("k1", 0.30), ("k2", 0.20)):  # v2 becomes champion
+        assert register(at, params, scores_file(at, run_name, score), new_run(at, run_name))[0] == 0
+    proc = subprocess.run([sys.executable, "-m", "rgan", "kserve", "--params", params, "--image", "registry.example.com/rgan:1"],
+                          cwd=at, env=cli_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    manifest = yaml.safe_load(proc.stdout)
+    assert manifest["kind"] == "InferenceService" and manifest["metadata"]["name"] == name
+    (container,) = manifest["spec"]["predictor"]["containers"]
+    assert container["image"] == "registry.example.com/rgan:1"
+    assert container["command"][:5] == ["mlflow", "models", "serve", "-m", f"models:/{name}/2"]  # the champion, pinned
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
+    assert secret_env["MLFLOW_TRACKING_URI"] == {"name": "mlflow-tracking", "key": "MLFLOW_TRACKING_URI"}
+    assert secret_env["MLFLOW_TRACKING_PASSWORD"]["optional"] is True
+    assert manifest["metadata"]["annotations"]["rgan/git-commit"] == client_for(os.environ["MLFLOW_TRACKING_URI"]).get_model_version(
+        name, "2").tags["rgan.git_commit"]
+    bad = subprocess.run([sys.executable, "-m", "rgan", "kserve", "--params", params, "--alias", "nope"], cwd=at, env=cli_env(),
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and f"no version of {name} has the alias 'nope'" in bad.stderr and "Traceback" not in bad.stderr

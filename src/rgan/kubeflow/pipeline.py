@@ -106,12 +106,6 @@ def compile_pipeline(params: Params, out: str | Path, sweep: bool = False, image
     return out
 
 
-# What a step in a container needs from this environment: where MLflow is, its credentials, object-store keys.
-FORWARDED_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_INSECURE_TLS",
-                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-                 "MLFLOW_S3_ENDPOINT_URL")
-
-
 def _container_runner(tracking: str):
     """kfp.local's DockerRunner as this machine's steps need it: the project folder mounted at its own path and used
     as the working directory (data.path, a local DVC repository and an embedded MLflow store resolve as they do
@@ -122,8 +116,12 @@ def _container_runner(tracking: str):
     from docker.types import Mount
     from kfp import local
 
+    from rgan.kubeflow.secrets import MLFLOW_OPTIONAL_KEYS, STORAGE_KEYS
+
     project = str(Path.cwd().resolve())
-    environment = {"MLFLOW_TRACKING_URI": tracking, **{k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}}
+    # what the cluster's secrets would give a step: the tracking URI, MLflow credentials, object-store keys
+    passed = {k: os.environ[k] for k in (*MLFLOW_OPTIONAL_KEYS, *STORAGE_KEYS) if k in os.environ}
+    environment = {"MLFLOW_TRACKING_URI": tracking, **passed}
     # entrypoint cleared: the step's command replaces the image's `rgan` entrypoint, as a pod's command does
     return local.DockerRunner(entrypoint=[""], network_mode="host", user=f"{os.getuid()}:{os.getgid()}", working_dir=project,
                               mounts=[Mount(target=project, source=project, type="bind")], environment=environment)
