@@ -89,7 +89,7 @@ def cmd_evaluate(args) -> None:
         f"({m['discriminative_ratio']['mean']:.1f}x the real-data floor {m['discriminative_floor']['mean']:.4f}), "
         f"predictive {m['predictive']['mean']:.4f} (real data: {m['predictive_real']['mean']:.4f}), "
         f"memorization ratio {m['memorization_ratio']['mean']:.2f} ({'pass' if m['memorization_pass'] else 'FAIL'}); "
-        f"written to {args.metrics}",
+        f"{m['workers']} processes of 1 thread; written to {args.metrics}",
         file=sys.stderr,
     )
 

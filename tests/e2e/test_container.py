@@ -205,9 +205,12 @@ def test_the_pipeline_runs_every_step_in_the_image_and_registers_as_the_subproce
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     # no git repository in the project: the subprocess runner records RGAN_GIT_COMMIT, as the image does
     env = {**cli_env(), "DOCKER_HOST": engine_socket, "MLFLOW_TRACKING_URI": mlflow_server.uri, "RGAN_GIT_COMMIT": commit}
-    assert subprocess.run([sys.executable, "-m", "rgan", "make-sines"], cwd=project, env=env).returncode == 0
+    # the data from a URI outside the project (as `source.uri` on a cluster): the container runner mounts its folder
+    data = tmp_path / "outside" / "sines.parquet"
+    assert subprocess.run([sys.executable, "-m", "rgan", "make-sines", "--out", str(data)], cwd=project, env=env).returncode == 0
+    source = ["--param", f"source.uri=file://{data}"]
     for runner, root in ((["--image", image], "kfp-image"), ([], "kfp-subprocess"), (["--image", image, "--sweep"], "kfp-image-sweep")):
-        proc = subprocess.run([sys.executable, "-m", "rgan", "pipeline", "run-local", *runner, "--root", root], cwd=project, env=env,
+        proc = subprocess.run([sys.executable, "-m", "rgan", "pipeline", "run-local", *runner, *source, "--root", root], cwd=project, env=env,
                               capture_output=True, text=True, timeout=1800)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"local pipeline run registered {name} v3" in proc.stderr  # the sweep's best, trained, evaluated, registered in the image
@@ -216,5 +219,5 @@ def test_the_pipeline_runs_every_step_in_the_image_and_registers_as_the_subproce
     assert len(trials) == 2
     client = MlflowClient(mlflow_server.uri)
     in_image, in_subprocess = _lineage(client, name, "1"), _lineage(client, name, "2")
-    assert in_image["rgan.git_commit"] == commit and in_image["rgan.data_md5"]
+    assert in_image["rgan.git_commit"] == commit and in_image["rgan.data_md5"] and in_image["rgan.source.uri"] == f"file://{data}"
     assert in_image == in_subprocess

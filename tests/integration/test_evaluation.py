@@ -66,5 +66,6 @@ def test_scores_do_not_depend_on_the_number_of_workers(workdir):
         write_params(workdir / "params.yaml", tiny(evaluate={"workers": workers}))
         assert run("evaluate", "--no-mlflow", cwd=workdir)[0] == 0
         results.append(json.loads((workdir / "metrics/eval.json").read_text()))
+    assert [r.pop("workers") for r in results] == [1, 2]  # the processes used, recorded
     assert results[0] == results[1]
 

@@ -64,7 +64,8 @@ def evaluate(
             ("predictive_real", posthoc.predictive_score, (train, test, cfg.predictive_iterations), dict(seed=seed, **iters)),
         ]
     scores: dict[str, list[float]] = {}
-    for name, value in parallel.run_tasks(posthoc_tasks, workers=cfg.workers if device.type == "cpu" else 1, progress=progress):
+    workers = parallel.worker_count(cfg.workers if device.type == "cpu" else 1, len(posthoc_tasks))
+    for name, value in parallel.run_tasks(posthoc_tasks, workers=workers, progress=progress):
         scores.setdefault(name, []).append(value)
     for synth in synthetic:
         scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth))
@@ -77,6 +78,7 @@ def evaluate(
     metrics["memorization_pass"] = bool(metrics["memorization_ratio"]["mean"] >= cfg.memorization_threshold)
     metrics["windows"] = int(len(test))
     metrics["repeats"] = cfg.repeats
+    metrics["workers"] = workers  # processes for the post-hoc models, one thread each
 
     shown = min(cfg.plot_samples, len(test))
     spread = np.linspace(0, len(test) - 1, 5).astype(int)  # neighbouring windows overlap; show distant ones

@@ -28,9 +28,13 @@ def _single_threaded(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         torch.set_num_threads(previous)
 
 
-def run_tasks(tasks: list[Task], workers: int | None, progress: bool | None = None) -> Iterator[tuple[str, Any]]:
-    """Yield (name, result) for every task, in task order."""
-    workers = min(workers or cpu_quota(), len(tasks))  # one per CPU this process may use
+def worker_count(requested: int | None, tasks: int) -> int:
+    """Processes for `tasks` tasks: as requested, else one per CPU this process may use (each runs one thread)."""
+    return max(1, min(requested or cpu_quota(), tasks))
+
+
+def run_tasks(tasks: list[Task], workers: int, progress: bool | None = None) -> Iterator[tuple[str, Any]]:
+    """Yield (name, result) for every task, in task order, on `workers` processes (see worker_count)."""
     bar = tqdm(total=len(tasks), desc="evaluate", unit="model", disable=None if progress is None else not progress)
     try:
         if workers <= 1:

@@ -106,11 +106,22 @@ def compile_pipeline(params: Params, out: str | Path, sweep: bool = False, image
     return out
 
 
-def _container_runner(tracking: str):
+def _local_sources(params: Params) -> list[str]:
+    """Folders of a data source on this machine (a file:// or absolute-path URI, a DVC repository's path)."""
+    folders = []
+    for value in (params.kubeflow.source.uri, params.kubeflow.source.repo):
+        if value and (value.startswith("file://") or value.startswith("/")):
+            path = Path(value.removeprefix("file://")).resolve()
+            folders.append(str(path if path.is_dir() else path.parent))
+    return folders
+
+
+def _container_runner(tracking: str, sources: list[str]):
     """kfp.local's DockerRunner as this machine's steps need it: the project folder mounted at its own path and used
     as the working directory (data.path, a local DVC repository and an embedded MLflow store resolve as they do
-    here), the host's network (a tracking server on 127.0.0.1 is reachable), this user's ids (outputs under --root
-    stay yours), and the tracking URI and credentials passed on. On a cluster, secrets and volumes do this instead."""
+    here) and a local data source's folder read-only at its path, the host's network (a tracking server on 127.0.0.1 is
+    reachable), this user's ids (outputs under --root stay yours), and the tracking URI and credentials passed on. On
+    a cluster, secrets and volumes do this instead."""
     import os
 
     from docker.types import Mount
@@ -124,7 +135,9 @@ def _container_runner(tracking: str):
     environment = {"MLFLOW_TRACKING_URI": tracking, **passed}
     # entrypoint cleared: the step's command replaces the image's `rgan` entrypoint, as a pod's command does
     return local.DockerRunner(entrypoint=[""], network_mode="host", user=f"{os.getuid()}:{os.getgid()}", working_dir=project,
-                              mounts=[Mount(target=project, source=project, type="bind")], environment=environment)
+                              mounts=[Mount(target=project, source=project, type="bind"),
+                                      *(Mount(target=f, source=f, type="bind", read_only=True) for f in sources if f != project)],
+                              environment=environment)
 
 
 def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str | Path, image: str | None = None) -> dict:
@@ -141,7 +154,7 @@ def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str 
     if image:
         from rgan.tracking.connection.uri import tracking_uri
 
-        runner = _container_runner(tracking_uri())
+        runner = _container_runner(tracking_uri(), _local_sources(params))
     else:
         runner = local.SubprocessRunner(use_venv=False)
     local.init(runner=runner, pipeline_root=str(Path(root).resolve()), raise_on_error=True)
