@@ -159,10 +159,11 @@ def cmd_promote(args) -> None:
 
 
 def cmd_kserve(args) -> None:
+    from rgan.tracking.connection.connect import connect
     from rgan.tracking.kserve import render
 
-    client, _ = _registry_client(args)
-    print(render(client, _params(args), args.alias, args.image), end="")
+    params = _params(args)
+    print(render(connect(params.mlflow, create=False), params, args.alias, args.image), end="")
 
 
 def cmd_models(args) -> None:

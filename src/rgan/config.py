@@ -167,6 +167,13 @@ ModelConfig = Annotated[RganModelConfig | TimeGanModelConfig | VaeGanModelConfig
 MODEL_CLASSES: dict[str, type[_ModelBase]] = {"rgan": RganModelConfig, "timegan": TimeGanModelConfig, "vaegan": VaeGanModelConfig}
 
 
+def own_settings(section: str, record: dict, kind: str) -> dict:
+    """A model or train record of model kind `kind` (a generator file's, a checkpoint's) with only the settings that
+    kind reads: files written before each kind had its own settings (rgan 0.1) record every kind's fields."""
+    fields = {"model": MODEL_CLASSES, "train": TRAIN_CLASSES}[section].get(kind, MODEL_CLASSES["rgan"]).model_fields
+    return {k: v for k, v in record.items() if k in fields and not fields[k].exclude}
+
+
 def parse_model(raw: Any) -> RganModelConfig | TimeGanModelConfig | VaeGanModelConfig:
     """A model section on its own (a generator file's record of the model it holds)."""
     return TypeAdapter(ModelConfig).validate_python(raw)
@@ -426,7 +433,9 @@ def setting_field(kind: str, key: str):
     """The field of a `model.<name>` or `train.<name>` setting for this model kind; None when the kind has no such setting."""
     section, _, name = key.partition(".")
     classes = {"model": MODEL_CLASSES, "train": TRAIN_CLASSES}.get(section)
-    return None if classes is None else classes[kind].model_fields.get(name)
+    field = None if classes is None or name == "kind" else classes[kind].model_fields.get(name)
+    # a group of settings (train.timegan) is not one setting: its own keys are
+    return None if field is None or (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)) else field
 
 
 def _default_space() -> dict:
@@ -473,7 +482,7 @@ class Params(_Section):
         if isinstance(train, _TrainBase):
             train = train.model_dump()
         if kind not in KINDS or not isinstance(train if train is not None else {}, dict):
-            return raw  # the model or train section's own error says what is wrong
+            return raw  # the model section's error says what is wrong (parse_params drops train's echo of it)
         train = dict(train or {})
         if "kind" in train:
             raise ValueError("train.kind: not a setting (the model kind is model.kind)")
@@ -491,8 +500,9 @@ class Params(_Section):
             )
         for key in self.tune.space:
             if setting_field(m.kind, key) is None:
-                raise ValueError(f"tune.space: '{key}' is not a setting of model.kind {m.kind} (its settings: "
-                                 f"{', '.join(_kind_settings(m.kind, key.partition('.')[0]))})")
+                section = key.partition(".")[0]
+                tunable = [n for n in _kind_settings(m.kind, section) if setting_field(m.kind, f"{section}.{n}")] if section in TUNABLE_SECTIONS else []
+                raise ValueError(f"tune.space: '{key}' is not a setting of model.kind {m.kind} (its settings: {', '.join(tunable)})")
         return self
 
     def for_kind(self, kind: str) -> "Params":
@@ -501,7 +511,9 @@ class Params(_Section):
         raw = self.model_dump()
         raw["model"] = {k: v for k, v in raw["model"].items() if k in MODEL_CLASSES[kind].model_fields} | {"kind": kind}
         raw["train"] = {k: v for k, v in raw["train"].items() if k in TRAIN_CLASSES[kind].model_fields}
-        raw["tune"]["space"] = {k: v for k, v in raw["tune"]["space"].items() if setting_field(kind, k) is not None}
+        kept = {k: v for k, v in raw["tune"]["space"].items() if setting_field(kind, k) is not None}
+        default = {k: v.model_dump() for k, v in _default_space().items() if setting_field(kind, k) is not None}
+        raw["tune"]["space"] = kept or default  # a search of only the old kind's settings: the default one
         return parse_params(raw, f"params for model.kind {kind}")
 
     def with_overrides(self, overrides: dict[str, dict]) -> "Params":
@@ -593,13 +605,17 @@ def _describe(error: dict, source: str) -> str:
     key = ".".join(str(p) for p in loc)
     if error["type"] == "extra_forbidden":
         allowed = ", ".join(_allowed_keys(loc, kind))
-        if kind is not None and len(loc) == 2 and any(setting_field(other, key) for other in KINDS if other != kind):
-            users = [other for other in KINDS if setting_field(other, key) is not None]
+        def reads(other: str) -> bool:  # a setting or a group of settings of that kind's section
+            return str(loc[1]) in _kind_settings(other, str(loc[0]))
+
+        if kind is not None and len(loc) == 2 and any(reads(other) for other in KINDS if other != kind):
+            users = [other for other in KINDS if reads(other)]
             return (f"{source}: {key} is not used by model.kind {kind} (only by {', '.join(users)}): remove it "
                     f"({loc[0]} settings of {kind}: {allowed})")
         return f"{source}: unknown key '{key}' (allowed here: {allowed})"
     if error["type"] == "union_tag_invalid":
-        return f"{source}: {key}.kind: must be one of {', '.join(KINDS)} (got {_shown(error['ctx']['tag'])})"
+        given = error["input"].get("kind") if isinstance(error.get("input"), dict) else error["ctx"]["tag"]
+        return f"{source}: {key}.kind: must be one of {', '.join(KINDS)} (got {_shown(given)})"
     given = error.get("input")
     shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
     msg = error["msg"].removeprefix("Value error, ")
@@ -616,7 +632,11 @@ def parse_params(raw: Any, source: str = DEFAULT_PARAMS) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        lines = [_describe(e, source) for e in exc.errors()]
+        errors = exc.errors()
+        if any(e["type"] == "union_tag_invalid" and e["loc"] == ("model",) for e in errors):
+            # train's class follows model.kind: with no valid kind its own error would only repeat the model's
+            errors = [e for e in errors if not (e["loc"] == ("train",) and e["type"].startswith("union_tag"))]
+        lines = [_describe(e, source) for e in errors]
         if len(lines) == 1:
             raise RganError(f"invalid params: {lines[0]}") from None
         raise RganError("invalid params:\n  " + "\n  ".join(lines)) from None

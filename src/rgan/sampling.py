@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from rgan.atomic import atomic_path
-from rgan.config import SEED_MAX, parse_model
+from rgan.config import SEED_MAX, own_settings, parse_model
 from rgan.data.scaler import MinMaxScaler
 from rgan.device import resolve_device
 from rgan.errors import RganError
@@ -97,21 +97,12 @@ class LoadedGenerator:
         return np.concatenate(out) if out else np.empty((0, seq_len, len(self.columns)), dtype=np.float64)
 
 
-def _model_record(record: dict) -> dict:
-    """A generator file's model settings. Files written before the kinds had their own settings (rgan 0.1) record
-    every kind's fields: keep the ones this kind reads."""
-    from rgan.config import MODEL_CLASSES
-
-    fields = MODEL_CLASSES.get(record.get("kind", "rgan"), MODEL_CLASSES["rgan"]).model_fields
-    return {k: v for k, v in record.items() if k in fields}
-
-
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     payload = checkpoint.load(path, checkpoint.GENERATOR_FORMAT, map_location="cpu")
     checkpoint.check_generator(payload, path)
     device = resolve_device(str(device))
     try:
-        network = build_sampler(parse_model(_model_record(payload["model"])), int(payload["dim"]))
+        network = build_sampler(parse_model(own_settings("model", payload["model"], payload["model"].get("kind", "rgan"))), int(payload["dim"]))
         network.load_state_dict(payload["state_dict"])
         seq_len, columns = int(payload["seq_len"]), list(payload["columns"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError

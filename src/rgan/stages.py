@@ -1,6 +1,6 @@
 """The stage contract: what each pipeline stage reads and writes, and which settings it reads. One description,
-used by the CLI (its default paths), by the Kubeflow steps (the file names inside their artifacts) and by the MLflow
-logging of each stage's settings; a test checks dvc.yaml against it stage by stage (command, deps, params, outputs).
+used by the CLI (its default paths) and by the Kubeflow steps (the file names inside their artifacts); a test checks
+dvc.yaml against it stage by stage (command, deps, params, outputs).
 
 Plain data and the standard library only: the CLI reads it to build `rgan --help`.
 """

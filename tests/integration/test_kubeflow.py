@@ -333,3 +333,13 @@ def test_submit_to_an_unreachable_host_fails_clearly(shipped):
                           cwd=shipped, env=cli_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "cannot reach Kubeflow Pipelines at http://127.0.0.1:" in proc.stderr and "Connection refused" in proc.stderr
+
+
+def test_run_local_in_an_image_without_a_container_engine_is_one_line(tmp_path, monkeypatch):
+    write_params(tmp_path / "params.yaml", tiny())
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
+    proc = _run_local(tmp_path, "--image", "localhost/rgan:test")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"rgan pipeline run-local: error: no container engine answers at unix://{tmp_path / 'no-engine.sock'}")
+    assert not (tmp_path / "kfp-local").exists()

@@ -78,7 +78,6 @@ def evaluate(
     metrics["memorization_pass"] = bool(metrics["memorization_ratio"]["mean"] >= cfg.memorization_threshold)
     metrics["windows"] = int(len(test))
     metrics["repeats"] = cfg.repeats
-    metrics["workers"] = workers  # processes for the post-hoc models, one thread each
 
     shown = min(cfg.plot_samples, len(test))
     spread = np.linspace(0, len(test) - 1, 5).astype(int)  # neighbouring windows overlap; show distant ones
@@ -93,4 +92,5 @@ def evaluate(
         if train_log is not None and Path(train_log).is_file():
             plots.loss_plot(Path(train_log), tmp / "losses.png")
     write_json(metrics_path, metrics)
-    return metrics
+    # the processes used, for the caller to report: not in the file, whose bytes must not depend on the machine
+    return {**metrics, "workers": workers}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rgan.config import SECTIONS, Params, parse_params
+from rgan.config import TUNABLE_SECTIONS, Params, parse_params
 from rgan.errors import RganError
 
 PARAMETER = "pipeline parameter params"
@@ -31,9 +31,9 @@ def parse_document(text: Any) -> Params:
 
 def parse_configuration(text: Any) -> dict[str, dict]:
     """A sweep trial's settings: {section: {setting: value}}; "{}" is none. Values are checked when applied."""
-    expected = f"a JSON object {{section: {{setting: value}}}} with sections among {', '.join(SECTIONS)}"
+    expected = f"a JSON object {{section: {{setting: value}}}} with sections among {', '.join(TUNABLE_SECTIONS)} (what a trial varies)"
     raw = _loads(text, "sweep configuration", expected)
-    if not isinstance(raw, dict) or not all(k in SECTIONS and isinstance(v, dict) for k, v in raw.items()):
+    if not isinstance(raw, dict) or not all(k in TUNABLE_SECTIONS and isinstance(v, dict) for k, v in raw.items()):
         shown = str(text) if len(str(text)) <= 80 else str(text)[:77] + "..."
         raise RganError(f"sweep configuration {shown}: expected {expected}")
     return raw

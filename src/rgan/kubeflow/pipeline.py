@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from rgan.config import SECTIONS, Params, _Yaml12Loader, parse_params
+from rgan.config import KINDS, SECTIONS, Params, _Yaml12Loader, parse_params
 from rgan.errors import RganError
 from rgan.kubeflow.document import document
 from rgan.tuning.space import planned_trials
@@ -65,6 +65,9 @@ def _parse_assignment(text: str) -> tuple[list[str], Any]:
 def apply_overrides(params: Params, assignments: list[str], sweep: bool) -> tuple[Params, dict[str, Any]]:
     """Params with `section.key=value` assignments applied and validated, and the pipeline arguments that carry them:
     the whole params document, and with a tune setting changed the sweep's trials."""
+    kinds = [value for path, value in map(_parse_assignment, assignments) if path == ["model", "kind"]]
+    if kinds and isinstance(kinds[-1], str) and kinds[-1] in KINDS:
+        params = params.for_kind(kinds[-1])  # a new kind first: its own settings, so the other assignments can set them
     raw = params.model_dump(mode="json")
     heads = [*OVERRIDABLE, "source"] + (["tune"] if sweep else [])
     allowed = ", ".join(heads)
@@ -118,26 +121,37 @@ def _local_sources(params: Params) -> list[str]:
 
 def _container_runner(tracking: str, sources: list[str]):
     """kfp.local's DockerRunner as this machine's steps need it: the project folder mounted at its own path and used
-    as the working directory (data.path, a local DVC repository and an embedded MLflow store resolve as they do
-    here) and a local data source's folder read-only at its path, the host's network (a tracking server on 127.0.0.1 is
-    reachable), this user's ids (outputs under --root stay yours), and the tracking URI and credentials passed on. On
-    a cluster, secrets and volumes do this instead."""
+    as the working directory (data.path, a local DVC repository resolve as they do here), an embedded MLflow store's
+    folder and a local data source's folder (read-only) at their paths, the host's network (a tracking server on
+    127.0.0.1 is reachable), this user's ids (outputs under --root stay yours), and the tracking URI and credentials
+    passed on. On a cluster, secrets and volumes do this instead."""
     import os
 
+    import docker
     from docker.types import Mount
     from kfp import local
 
     from rgan.kubeflow.secrets import MLFLOW_OPTIONAL_KEYS, STORAGE_KEYS
+    from rgan.tracking.connection.root import project_root
+    from rgan.tracking.connection.uri import sqlite_file
 
-    project = str(Path.cwd().resolve())
+    try:  # the engine first: kfp.local would fail on it with a traceback
+        docker.from_env().ping()
+    except docker.errors.DockerException as exc:
+        where = os.environ.get("DOCKER_HOST") or "the default Docker socket"
+        raise RganError(f"no container engine answers at {where} ({str(exc).splitlines()[0][:160]}): start one (e.g. "
+                        "`podman system service --time=0 unix:///run/podman/podman.sock &`) and set DOCKER_HOST") from None
+    cwd, project = str(Path.cwd().resolve()), str(project_root())
+    store = sqlite_file(tracking)
+    writable = dict.fromkeys([cwd, project, *([str(store.resolve().parent)] if store else [])])
+    mounts = [Mount(target=f, source=f, type="bind") for f in writable]
+    mounts += [Mount(target=f, source=f, type="bind", read_only=True) for f in sources if f not in writable]
     # what the cluster's secrets would give a step: the tracking URI, MLflow credentials, object-store keys
     passed = {k: os.environ[k] for k in (*MLFLOW_OPTIONAL_KEYS, *STORAGE_KEYS) if k in os.environ}
     environment = {"MLFLOW_TRACKING_URI": tracking, **passed}
     # entrypoint cleared: the step's command replaces the image's `rgan` entrypoint, as a pod's command does
-    return local.DockerRunner(entrypoint=[""], network_mode="host", user=f"{os.getuid()}:{os.getgid()}", working_dir=project,
-                              mounts=[Mount(target=project, source=project, type="bind"),
-                                      *(Mount(target=f, source=f, type="bind", read_only=True) for f in sources if f != project)],
-                              environment=environment)
+    return local.DockerRunner(entrypoint=[""], network_mode="host", user=f"{os.getuid()}:{os.getgid()}", working_dir=cwd,
+                              mounts=mounts, environment=environment)
 
 
 def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str | Path, image: str | None = None) -> dict:

@@ -31,7 +31,7 @@ def _candidate(version) -> Candidate:
     return Candidate(str(version.version), scores_from_tags(version.tags))
 
 
-def _version_by_alias(client, name: str, alias: str):
+def version_by_alias(client, name: str, alias: str):
     from mlflow.exceptions import MlflowException
 
     try:
@@ -58,7 +58,7 @@ def _promote(client, cfg: RegistryConfig, version, locked: bool) -> str | None:
     name = cfg.model_name
     candidate = _candidate(version)
     for attempt in range(SETTLE_ROUNDS):
-        champion = _version_by_alias(client, name, CHAMPION)
+        champion = version_by_alias(client, name, CHAMPION)
         reason = champion_verdict(cfg, candidate, None if champion is None else _candidate(champion))
         if reason is not None:
             return reason if attempt == 0 else f"a concurrent registration promoted a better version: {reason}"
@@ -110,7 +110,7 @@ def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict)
             reason = _promote(client, cfg, version, locked)
         else:
             reason = champion_verdict(cfg, _candidate(version), None)
-        champion = _version_by_alias(client, name, CHAMPION)
+        champion = version_by_alias(client, name, CHAMPION)
     is_champion = champion is not None and str(champion.version) == str(number)
     return {
         "model_name": name,
@@ -133,7 +133,7 @@ def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str 
         alias = PREVIOUS
     try:
         if alias is not None:
-            target = _version_by_alias(client, name, alias)
+            target = version_by_alias(client, name, alias)
             if target is None:
                 raise RganError(f"model '{name}' has no version with alias '{alias}'" + (" (nothing to roll back to)" if rollback else ""))
         else:
@@ -146,7 +146,7 @@ def promote(client, cfg: RegistryConfig, version: int | None = None, alias: str 
     if failures and not force:
         raise RganError(f"v{target.version} fails the registry gates ({'; '.join(failures)}); --force promotes it anyway")
     with registry_lock(name):
-        champion = _version_by_alias(client, name, CHAMPION)
+        champion = version_by_alias(client, name, CHAMPION)
         if champion is not None and str(champion.version) == str(target.version):
             return f"v{target.version} is already the champion of '{name}'"
         if failures:

@@ -26,7 +26,9 @@ from rgan.tracking.connection.uri import (
 )
 
 PENDING_RUN_NAME = "mlflow_run.json"  # in the checkpoint directory
-# What `train` reads, logged as the run's params. `evaluate` and `register` record theirs as tags (record_settings).
+# Logged as the train run's params: what train reads (rgan.stages.TRAIN.params: model, train, mlflow), and the data
+# settings that made its prepared data (lineage: prepare has no run of its own). `evaluate` and `register` record
+# theirs as tags (record_settings).
 TRAIN_SECTIONS = ("data", "model", "train", "mlflow")
 MODEL_NAME_IN_RUN = "generator"
 # Every numeric column of the training log is a metric (the trainer and each kind's objective own the columns), but

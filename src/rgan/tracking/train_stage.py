@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from rgan.config import Params
+from rgan.config import Params, own_settings, parse_params
 from rgan.errors import RganError
 from rgan.tracking import lineage
 from rgan.tracking.connection.connect import connect
@@ -182,7 +182,10 @@ def _log_training(params: Params, paths: TrainPaths, run_file: str | Path, prepa
         if not Path(required).is_file():
             raise RganError(f"{required} not found: `rgan log` logs a finished training's outputs")
     saved = checkpoint.load(paths.checkpoints / CHECKPOINT_NAME, checkpoint.CHECKPOINT_FORMAT)
-    trained_with = Params.model_validate({**saved["params"], "mlflow": params.mlflow.model_dump()})  # logged to today's experiment
+    recorded, kind = saved["params"], saved["params"]["model"].get("kind", "rgan")
+    trained_with = parse_params({**recorded, "model": own_settings("model", recorded["model"], kind),
+                                 "train": own_settings("train", recorded["train"], kind),
+                                 "mlflow": params.mlflow.model_dump()}, f"the settings recorded in {paths.checkpoints / CHECKPOINT_NAME}")
     client = connect(params.mlflow)
     pending = paths.checkpoints / PENDING_RUN_NAME
     if pending.is_file():
