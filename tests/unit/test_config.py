@@ -61,6 +61,9 @@ def test_params_yaml_is_the_code_defaults():
         ({"model": {"kind": "timegan"}, "train": {"timegan": {"gama": 1.0}}}, ["unknown key 'train.timegan.gama'", "gamma"]),
         ({"model": {"kind": "gan"}}, ["model.kind: must be one of rgan, timegan, vaegan", "'gan'"]),
         ({"train": {"kind": "timegan"}}, ["train.kind: not a setting", "model.kind"]),
+        ({"tune": {"space": {"train.kind": {"choices": ["rgan"]}}}}, ["tune.space: 'train.kind' is not a setting of model.kind rgan"]),
+        ({"model": {"kind": "timegan"}, "tune": {"space": {"train.timegan": {"choices": [1]}}}},
+         ["tune.space: 'train.timegan' is not a setting of model.kind timegan"]),
         ({"model": {"kind": "vaegan"}, "tune": {"space": {"model.z_dim": {"choices": [1, 2]}}}},
          ["tune.space: 'model.z_dim' is not a setting of model.kind vaegan"]),
     ],
@@ -90,3 +93,23 @@ def test_params_for_another_kind_keep_shared_settings_and_validate(kind):
     assert parse_params(moved.model_dump()) == moved  # what `rgan params --kind` prints is a valid params file
     assert ("timegan" in moved.model_dump()["train"]) == (kind == "timegan")
 
+
+
+def test_a_bad_kind_is_one_line_even_with_a_train_section():
+    with pytest.raises(RganError) as caught:
+        parse_params({"model": {"kind": "timgan"}, "train": {"steps": 5}})
+    assert str(caught.value) == "invalid params: params.yaml: model.kind: must be one of rgan, timegan, vaegan (got 'timgan')"
+
+
+def test_another_kind_keeps_a_search_space_when_none_of_its_settings_carry_over():
+    params = parse_params({"model": {"kind": "timegan"}, "tune": {"space": {"model.latent_dim": {"choices": [8, 16]}}}})
+    assert set(params.for_kind("rgan").tune.space) == set(Params().tune.space)  # the default search, not an empty one
+
+
+def test_records_written_before_per_kind_settings_keep_only_the_kinds_own():
+    from rgan.config import own_settings
+
+    old_model = {**Params().model.model_dump(), "latent_dim": None}
+    old_train = {**Params().train.model_dump(), "timegan": {"gamma": 1.0}, "vaegan": {"kl_weight": 0.01}}
+    assert parse_params({"model": own_settings("model", old_model, "rgan"), "train": own_settings("train", old_train, "rgan")}) == Params()
+    assert "timegan" in own_settings("train", old_train, "timegan") and "vaegan" not in own_settings("train", old_train, "timegan")

@@ -28,6 +28,11 @@ def test_source_keys_set_the_kubeflow_source_and_nested_keys_reach_their_group()
     assert params.kubeflow.source.uri == "s3://bucket/prices.csv" and params.data.sines.dim == 3
 
 
+def test_a_kind_override_switches_to_that_kinds_settings_first():
+    params, _ = apply_overrides(Params(), ["model.kind=timegan", "train.timegan.gamma=2", "model.latent_dim=8"], sweep=False)
+    assert (params.model.kind, params.train.timegan.gamma, params.model.latent_dim) == ("timegan", 2.0, 8)
+
+
 def test_a_tune_override_replans_the_sweeps_trials():
     params, arguments = apply_overrides(Params(), ["tune.trials=3"], sweep=True)
     assert params.tune.trials == 3 and len(arguments["configurations"]) == 3
