@@ -221,3 +221,16 @@ def test_the_pipeline_runs_every_step_in_the_image_and_registers_as_the_subproce
     in_image, in_subprocess = _lineage(client, name, "1"), _lineage(client, name, "2")
     assert in_image["rgan.git_commit"] == commit and in_image["rgan.data_md5"] and in_image["rgan.source.uri"] == f"file://{data}"
     assert in_image == in_subprocess
+
+
+def test_run_local_with_an_image_the_engine_lacks_is_one_line(engine_socket, tmp_path):
+    import sys
+
+    from conftest import cli_env, tiny, write_params
+
+    write_params(tmp_path / "params.yaml", tiny())
+    proc = subprocess.run([sys.executable, "-m", "rgan", "pipeline", "run-local", "--image", "localhost/rgan:no-such-tag"], cwd=tmp_path,
+                          env={**cli_env(), "DOCKER_HOST": engine_socket}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (f"rgan pipeline run-local: error: image localhost/rgan:no-such-tag is not in the "
+                                                    f"container engine at {engine_socket}: build it (`bash .ci/image`) or pull it")

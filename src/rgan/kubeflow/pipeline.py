@@ -119,7 +119,7 @@ def _local_sources(params: Params) -> list[str]:
     return folders
 
 
-def _container_runner(tracking: str, sources: list[str]):
+def _container_runner(image: str, tracking: str, sources: list[str]):
     """kfp.local's DockerRunner as this machine's steps need it: the project folder mounted at its own path and used
     as the working directory (data.path, a local DVC repository resolve as they do here), an embedded MLflow store's
     folder and a local data source's folder (read-only) at their paths, the host's network (a tracking server on
@@ -135,12 +135,17 @@ def _container_runner(tracking: str, sources: list[str]):
     from rgan.tracking.connection.root import project_root
     from rgan.tracking.connection.uri import sqlite_file
 
-    try:  # the engine first: kfp.local would fail on it with a traceback
-        docker.from_env().ping()
+    where = os.environ.get("DOCKER_HOST") or "the default Docker socket"
+    try:  # the engine and the image first: kfp.local would fail on either with a traceback
+        engine = docker.from_env()
+        engine.ping()
     except docker.errors.DockerException as exc:
-        where = os.environ.get("DOCKER_HOST") or "the default Docker socket"
         raise RganError(f"no container engine answers at {where} ({str(exc).splitlines()[0][:160]}): start one (e.g. "
                         "`podman system service --time=0 unix:///run/podman/podman.sock &`) and set DOCKER_HOST") from None
+    try:
+        engine.images.get(image)
+    except docker.errors.DockerException:
+        raise RganError(f"image {image} is not in the container engine at {where}: build it (`bash .ci/image`) or pull it") from None
     cwd, project = str(Path.cwd().resolve()), str(project_root())
     store = sqlite_file(tracking)
     writable = dict.fromkeys([cwd, project, *([str(store.resolve().parent)] if store else [])])
@@ -168,7 +173,7 @@ def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str 
     if image:
         from rgan.tracking.connection.uri import tracking_uri
 
-        runner = _container_runner(tracking_uri(), _local_sources(params))
+        runner = _container_runner(image, tracking_uri(), _local_sources(params))
     else:
         runner = local.SubprocessRunner(use_venv=False)
     local.init(runner=runner, pipeline_root=str(Path(root).resolve()), raise_on_error=True)
