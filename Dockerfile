@@ -31,12 +31,15 @@ COPY components ./components
 RUN pip install --no-cache-dir --no-deps . && pip check
 
 RUN useradd --create-home --uid 10001 rgan
-USER 10001
-WORKDIR /home/rgan
 
 # Last, so a new commit does not rebuild the layers above. Recorded on MLflow runs as rgan.git_commit.
+# The RUN that reads the commit comes first: podman (buildah) reuses a cached ENV layer whose ARG value changed
+# (containers/buildah#5501), so an ENV alone would keep an older build's commit; a RUN is keyed on its ARG values.
 ARG GIT_COMMIT=unknown
+RUN printf '%s\n' "$GIT_COMMIT" > /opt/rgan/GIT_COMMIT
 ENV RGAN_GIT_COMMIT=${GIT_COMMIT}
+USER 10001
+WORKDIR /home/rgan
 
 # KFP components replace the command with their Python executor; by hand: docker run IMAGE train --help
 ENTRYPOINT ["rgan"]

@@ -92,6 +92,24 @@ def test_the_image_holds_no_secrets_and_records_its_commit(image):
     assert not {".git", ".venv", "mlflow.db", "data", "models", ".env"} & set(listing), listing
 
 
+def test_each_build_records_its_own_commit_when_every_other_layer_is_cached(image):
+    # podman reuses a cached ENV layer whose ARG changed (containers/buildah#5501): a build of a new commit with an
+    # unchanged context must still record the new commit, in the environment and in /opt/rgan/GIT_COMMIT
+    built = {}
+    try:
+        for commit in ("0123456789aa-first", "0123456789bb-second", "0123456789aa-first"):
+            proc = subprocess.run(["bash", str(ROOT / ".ci/image")], capture_output=True, text=True, timeout=1800,
+                                  env={**os.environ, "GIT_COMMIT": commit})
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            built[commit] = proc.stdout.strip().splitlines()[-1]
+            shown = subprocess.run([ENGINE, "run", "--rm", "--entrypoint", "sh", built[commit], "-c",
+                                    'echo "$RGAN_GIT_COMMIT"; cat /opt/rgan/GIT_COMMIT'], capture_output=True, text=True, check=True)
+            assert shown.stdout.split() == [commit, commit]
+    finally:
+        for tag in set(built.values()) - {image}:
+            subprocess.run([ENGINE, "rmi", tag], capture_output=True)
+
+
 def test_a_run_tracked_from_the_container_records_the_images_commit(image, work):
     # tracking into a SQLite store on the work volume: no network needed
     for command in (["make-sines"], ["prepare"], ["train"]):
