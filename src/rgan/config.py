@@ -213,7 +213,12 @@ class _TrainBase(_Section):
     )
     seed: Seed = 0
     device: Device = "auto"
-    threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(default=None, description="torch CPU threads; null: the CPU quota (cores, lowered by a container's CPU limit)")
+    threads: Annotated[int, Field(ge=1, le=1024)] | None = Field(
+        default=1, description="torch CPU threads; null: the CPU quota (cores, lowered by a container's CPU limit). 1: the "
+        "fastest per CPU for these nets, and robust when other work shares the cores (bench/concurrent_training.py)")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        default="fp32", description="fp32; bf16 or fp16: mixed precision on a GPU (autocast; fp16 with gradient scaling)")
+    compile: bool = Field(default=False, description="torch.compile the networks (pays on GPUs, not on CPUs: see README)")
     log_every: Count = 20
     checkpoint_every: Count = 1000
     health_steps: Count = Field(
@@ -391,8 +396,8 @@ class KubeflowConfig(_Section):
 
 # Settings `rgan tune` (and the Kubeflow sweep) may vary; data, evaluation and the registry stay fixed so trials compare.
 TUNABLE_SECTIONS = ("model", "train")
-UNTUNABLE = {"train.steps", "train.seed", "train.device", "train.threads", "train.log_every", "train.checkpoint_every",
-             "train.health_steps", "model.kind"}
+UNTUNABLE = {"train.steps", "train.seed", "train.device", "train.threads", "train.precision", "train.compile", "train.log_every",
+             "train.checkpoint_every", "train.health_steps", "model.kind"}
 Choice = str | bool | int | float | None
 
 

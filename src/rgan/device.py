@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -57,3 +58,14 @@ def set_threads(threads: int | None) -> int:
     used = threads or cpu_quota()
     torch.set_num_threads(used)
     return used
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """torch's CPU threads set to `threads` inside the block, restored after it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

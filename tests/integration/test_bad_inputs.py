@@ -161,6 +161,11 @@ CASES = [
     Case("batch-above-windows", ("train", "--no-mlflow", *BAD), params_with(train={"batch_size": 5000}),
          ("train.batch_size 5000 is above the 210 training windows",)),
     Case("health-steps-zero", ("params", *BAD), params_with(train={"health_steps": 0}), ("train.health_steps", "greater than or equal to 1")),
+    Case("precision-unknown", ("params", *BAD), params_with(train={"precision": "fp8"}), ("train.precision", "'fp32', 'bf16' or 'fp16'")),
+    Case("precision-on-cpu", ("train", "--no-mlflow", *BAD), params_with(train={"precision": "bf16"}),
+         ("train.precision bf16 is mixed precision for GPUs", "this run uses cpu", "set train.precision to fp32")),
+    Case("precision-on-cpu-tracked", ("train", *BAD), params_with(train={"precision": "fp16"}), ("train.precision fp16",)),
+    Case("compile-not-bool", ("params", *BAD), params_with(train={"compile": "yes"}), ("train.compile", "valid boolean")),
     # tune settings and command
     Case("tune-space-not-tunable", ("tune", "--no-mlflow", *BAD), params_with(tune={"space": {"data.seq_len": {"choices": [12]}}}),
          ("tune.space", "'data.seq_len' is not a setting that can be tuned")),
@@ -221,6 +226,8 @@ CASES = [
     Case("sample-n-huge", ("sample", "-n", str(10**12), "--out", "s.csv"), None, ("-n",)),
     Case("sample-seq-len-huge", ("sample", "-n", "1", "--seq-len", str(10**9), "--out", "s.csv"), None, ("--seq-len",)),
     Case("sample-format-first", ("sample", "-n", "10000000", "--out", "s.xlsx"), None, ("s.xlsx", ".csv", ".parquet")),
+    Case("sample-threads-zero", ("sample", "-n", "2", "--threads", "0", "--out", "s.csv"), None, ("--threads must be 1 to 1024 (got 0)",)),
+    Case("evaluate-no-plots-needs-generator", ("evaluate", "--no-mlflow", "--no-plots", "--generator", "absent.pt"), None, ("absent.pt",)),
     # credentials
     Case("password-with-slash", ("models",), None, ("MLFLOW_TRACKING_URI",), absent=("pa/ss", "pa", "ss@"),
          env={"MLFLOW_TRACKING_URI": "http://user:pa/ss@127.0.0.1:9/"}),

@@ -95,6 +95,18 @@ def test_resume_continues_to_the_same_weights(workdir, tmp_path):
     assert [(r["step"], r["d_loss"], r["g_loss"]) for r in log] == [(r["step"], r["d_loss"], r["g_loss"]) for r in full_log]
 
 
+def test_compiled_networks_train_sample_and_resume_uncompiled(workdir):
+    """train.compile runs the networks through torch.compile (measured: no gain on CPUs, see README); it may change
+    on resume, and the generator it writes loads and samples like any other."""
+    write_params(workdir / "params.yaml", tiny(train={"steps": 10, "compile": True}))
+    code, err = run("train", "--no-mlflow", cwd=workdir)
+    assert code == 0, err
+    write_params(workdir / "params.yaml", tiny(train={"steps": 20, "compile": False}))
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
+    assert code == 0 and "resuming from step 10" in err, err
+    assert np.isfinite(load_generator(workdir / "models/generator.pt").sample(5, seed=0)).all()
+
+
 def test_resume_refuses_a_checkpoint_from_other_settings(workdir):
     assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     write_params(workdir / "params.yaml", tiny(model={"hidden": 12}))

@@ -6,6 +6,7 @@ exposes `step`, `state_dict`/`load_state_dict` and the `generator` that sampling
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import torch
@@ -14,7 +15,9 @@ from torch import nn
 from rgan.config import ModelConfig, TrainConfig
 from rgan.models import build_models
 from rgan.training import losses
+from rgan.training.average import WeightAverage
 
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.precision -> autocast's type
 # What every kind's step returns (beside its extra_log_columns), as detached tensors.
 STEP_VALUES = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "gp", "g_grad_norm", "d_grad_norm"]
 
@@ -28,6 +31,16 @@ def _grad_norm(optimizer: torch.optim.Optimizer, clip: float | None) -> torch.Te
     return nn.utils.get_total_norm([p.grad for p in params])
 
 
+def _networks(module: nn.Module):
+    """The smallest networks of ours inside `module`: those made only of torch layers (what torch.compile gets)."""
+    children = list(module.children())
+    if children and all(type(c).__module__.startswith("torch.nn") for c in children):
+        yield module
+        return
+    for child in children:
+        yield from _networks(child)
+
+
 class AdversarialObjective:
     """What every kind's objective shares: the discriminator (critic) loss of `train.loss`, the generator's
     adversarial term, a weight average of the shipped network, and the optimiser settings."""
@@ -38,23 +51,42 @@ class AdversarialObjective:
         self.cfg = train_cfg
         self.device = device
         self.wasserstein = train_cfg.loss == "wgan-gp"
+        self.amp_dtype = AMP_DTYPES[train_cfg.precision]  # None: full precision
+        # fp16 needs its gradients scaled (bf16 has fp32's range); one scaler, updated after every optimiser step
+        self.scaler = torch.amp.GradScaler(device.type) if train_cfg.precision == "fp16" else None
+
+    def autocast(self):
+        """Where the networks run forward: in `train.precision` (the trainer wraps each step in it)."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else contextlib.nullcontext()
+
+    def _full_precision(self):
+        return torch.autocast(self.device.type, enabled=False) if self.amp_dtype else contextlib.nullcontext()
 
     def _adam(self, modules: list[nn.Module], lr: float, **options) -> torch.optim.Adam:
+        if self.scaler is not None:  # the fused step reads the scaler's inf check on the device: no host sync
+            options = {**options, "fused": True}
         return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=tuple(self.cfg.betas), **options)
 
     def _descend(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
         """One update of `optimizer`'s parameters down `loss`; returns their gradient norm before clipping."""
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with self._full_precision():  # autocast covers the forward passes only
+            if self.scaler is None:
+                loss.backward()
+            else:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(optimizer)  # the norm and the clipping see true gradients
         norm = _grad_norm(optimizer, self.cfg.grad_clip)
-        optimizer.step()
+        if self.scaler is None:
+            optimizer.step()
+        else:
+            self.scaler.step(optimizer)  # skipped on the device when a gradient overflowed
+            self.scaler.update()
         return norm.detach()
 
     def _average(self, network: nn.Module):
         # GAN weights oscillate around a good solution; the moving average settles there (Yazici et al. 2019).
-        if self.cfg.ema_decay is None:
-            return None
-        return torch.optim.swa_utils.AveragedModel(network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.cfg.ema_decay))
+        return None if self.cfg.ema_decay is None else WeightAverage(network, self.cfg.ema_decay)
 
     def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator):
         """(loss, gradient penalty, real outputs, fake outputs) for the configured loss."""
@@ -66,7 +98,8 @@ class AdversarialObjective:
         """(loss, gradient penalty) from outputs already computed; the penalty needs the inputs too."""
         gp = torch.zeros((), device=self.device)
         if self.wasserstein:
-            gp = losses.gradient_penalty(discriminator, real, fake, generator=rng)
+            with self._full_precision():  # a second derivative: in fp32
+                gp = losses.gradient_penalty(discriminator, real.float(), fake.float(), generator=rng)
             return losses.critic_loss(real_out, fake_out) + self.cfg.gp_lambda * gp, gp
         return losses.bce_discriminator_loss(real_out, fake_out), gp
 
@@ -88,13 +121,24 @@ class AdversarialObjective:
         """Name -> network, optimiser or weight average (None when off): what a checkpoint holds."""
         raise NotImplementedError
 
+    def _all_parts(self) -> dict:
+        return {**self._parts(), "grad_scaler": self.scaler}
+
     def state_dict(self) -> dict:
-        return {name: part.state_dict() for name, part in self._parts().items() if part is not None}
+        return {name: part.state_dict() for name, part in self._all_parts().items() if part is not None}
 
     def load_state_dict(self, state: dict) -> None:
-        for name, part in self._parts().items():
+        for name, part in self._all_parts().items():
             if part is not None:
                 part.load_state_dict(state[name])
+
+    def compile(self) -> None:
+        """`train.compile`: each network's forward through torch.compile (in place: state_dict keys unchanged). The
+        weight average stays eager: it only runs when sampling."""
+        for part in self._parts().values():
+            if isinstance(part, nn.Module) and not isinstance(part, WeightAverage):
+                for network in _networks(part):
+                    network.compile()
 
     def _outputs(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> dict[str, torch.Tensor]:
         """What the training log shows of the discriminator: its mean output on real and generated data

@@ -175,7 +175,7 @@ class TimeGanObjective(AdversarialObjective):
     @property
     def sampling_generator(self) -> torch.nn.Module:
         # the average starts at the joint phase: before it (a run shorter than phases 1 and 2) ship the sampler as is
-        averaged = self.ema is not None and int(self.ema.n_averaged) > 0
+        averaged = self.ema is not None and self.ema.updates > 0
         return self.ema.module if averaged else self.nets.sampler
 
     def _parts(self) -> dict:

@@ -44,7 +44,7 @@ WORKING_LOG_NAME = "train_log.live.tsv"
 LOCK_NAME = ".train.lock"
 # Settings a resumed run may change without invalidating the checkpoint. The device setting too: what must
 # not change is the device type actually used (the noise RNG state belongs to one), checked on its own.
-RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "health_steps", "device"}
+RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "health_steps", "device", "compile"}
 DEVICE_TYPES = ("cpu", "cuda")  # what train.device resolves to
 
 
@@ -87,20 +87,20 @@ class _StopOnSignal:
 
 
 class _BatchSampler:
-    """Random training windows gathered on the device from the scaled series, batch indices from a seeded CPU RNG."""
+    """Random training windows gathered from the scaled series, all on the device: the batch indices come from a
+    seeded generator there too, so a GPU step never waits for a copy from the host."""
 
     def __init__(self, prepared: Prepared, batch_size: int, device: torch.device, seed: int):
         self.series = torch.from_numpy(np.array(prepared.series, dtype=np.float32)).to(device)
-        self.starts = torch.from_numpy(prepared.starts["train"])
-        self.offsets = torch.arange(prepared.seq_len)
+        self.starts = torch.from_numpy(prepared.starts["train"]).to(device)
+        self.offsets = torch.arange(prepared.seq_len, device=device)
         self.batch_size = batch_size
         self.device = device
-        self.rng = torch.Generator().manual_seed(seed)
+        self.rng = torch.Generator(device=device).manual_seed(seed)
 
     def __call__(self) -> torch.Tensor:
-        pick = torch.randint(len(self.starts), (self.batch_size,), generator=self.rng)
-        rows = self.starts[pick, None] + self.offsets  # (batch, seq_len) row numbers
-        return self.series[rows.to(self.device)]
+        pick = torch.randint(len(self.starts), (self.batch_size,), generator=self.rng, device=self.device)
+        return self.series[self.starts[pick, None] + self.offsets]  # rows (batch, seq_len) of the series
 
 
 class _LiveLog:
@@ -251,6 +251,13 @@ def train(
 
 
 def load_training_data(params: Params, prepared_dir: str | Path) -> Prepared:
+    """The prepared data, and the settings that depend on it or on this machine, checked before anything is written."""
+    cfg = params.train
+    device = resolve_device(cfg.device)
+    if cfg.precision != "fp32" and device.type != "cuda":
+        # CPU autocast: oneDNN has no reduced-precision LSTM on most CPUs, and these nets gain nothing from it there
+        raise RganError(f"train.precision {cfg.precision} is mixed precision for GPUs, and this run uses {device} "
+                        f"(train.device '{cfg.device}'): set train.precision to fp32, or train on a CUDA device")
     prepared = load_prepared(prepared_dir)
     n_train = len(prepared.starts["train"])
     if params.train.batch_size > n_train:
@@ -267,6 +274,8 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
 
     torch.manual_seed(cfg.seed)  # model initialisation
     objective = build_objective(params.model, cfg, prepared.dim, device)
+    if cfg.compile:
+        objective.compile()
     sampler = _BatchSampler(prepared, cfg.batch_size, device, seed=cfg.seed)
     noise_rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)
 
@@ -320,7 +329,8 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
     try:
         with _StopOnSignal() as stopper:
             for step in range(start + 1, cfg.steps + 1):
-                out = objective.step(sampler, noise_rng)
+                with objective.autocast():
+                    out = objective.step(sampler, noise_rng)
                 bar.update(1)
                 if step % cfg.log_every == 0 or step == cfg.steps:
                     now = time.perf_counter()
