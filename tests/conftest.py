@@ -51,6 +51,19 @@ TINY = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _reference_cache(tmp_path_factory):
+    """The evaluation's reference cache (rgan.evaluation.reference) in a folder of this test session, never the
+    user's ~/.cache: a test sees only what this run cached. Subprocesses inherit it."""
+    previous = os.environ.get("RGAN_CACHE_DIR")
+    os.environ["RGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("rgan-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("RGAN_CACHE_DIR", None)
+    else:
+        os.environ["RGAN_CACHE_DIR"] = previous
+
+
 def tiny(**overrides) -> dict:
     """TINY with `section={key: value}` overrides merged in."""
     raw = copy.deepcopy(TINY)

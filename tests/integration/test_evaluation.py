@@ -69,3 +69,49 @@ def test_scores_do_not_depend_on_the_number_of_workers(workdir):
         results.append(json.loads((workdir / "metrics/eval.json").read_text()))
     assert results[0] == results[1] and "workers" not in results[0]  # the file does not depend on the machine
 
+
+
+def test_the_real_data_reference_is_computed_once_and_changes_no_score(workdir, monkeypatch, tmp_path):
+    monkeypatch.setenv("RGAN_CACHE_DIR", str(tmp_path / "cache"))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    seen = []
+    for expected in ("computed", "cached"):
+        code, err = run("evaluate", "--no-mlflow", cwd=workdir)
+        assert code == 0 and f"real-data reference {expected}" in err, err
+        seen.append((workdir / "metrics/eval.json").read_bytes())
+    assert seen[0] == seen[1]
+    assert len(list((tmp_path / "cache/references").glob("*.json"))) == 1
+    # other evaluate settings the references read: computed afresh; settings they do not read: still cached
+    from conftest import tiny, write_params
+
+    write_params(workdir / "params.yaml", tiny(evaluate={"acf_lags": 3}))
+    assert "real-data reference cached" in run("evaluate", "--no-mlflow", cwd=workdir)[1]
+    write_params(workdir / "params.yaml", tiny(evaluate={"predictive_iterations": 21}))
+    assert "real-data reference computed" in run("evaluate", "--no-mlflow", cwd=workdir)[1]
+
+
+def test_no_plots_scores_only(workdir):
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    code, err = run("evaluate", "--no-mlflow", "--no-plots", cwd=workdir)
+    assert code == 0, err
+    assert (workdir / "metrics/eval.json").is_file() and not (workdir / "plots").exists()
+
+
+def _windows(n: int, dim: int, seed: int, shift: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(24)[None, :, None]
+    return ((np.sin(rng.uniform(0.1, 0.5, (n, 1, dim)) * t + rng.uniform(0, 3, (n, 1, dim))) + 1) / 2 + shift).astype(np.float32)
+
+
+@pytest.mark.parametrize("dim", [1, 5])
+def test_a_grouped_scoring_gives_each_member_its_score_alone(dim):
+    real = _windows(120, dim, 0)
+    others = [_windows(100, dim, 1), _windows(110, dim, 2, shift=0.6), _windows(90, dim, 3)]
+    seeds = [4, 5, 4]
+    grouped = posthoc.predictive_scores(others, real, 40, 16, seeds, CPU)
+    alone = [posthoc.predictive_score(o, real, 40, 16, s, CPU) for o, s in zip(others, seeds)]
+    assert grouped == pytest.approx(alone, abs=1e-6)
+    grouped = posthoc.discriminative_scores(real, others, 300, 16, seeds, CPU)
+    alone = [posthoc.discriminative_score(real, o, 300, 16, s, CPU) for o, s in zip(others, seeds)]
+    assert grouped == pytest.approx(alone, abs=0.02)  # an accuracy: a rounding may move one window across 0
+    assert grouped[1] > max(0.1, 2 * max(grouped[0], grouped[2]))  # the shifted set is told apart best

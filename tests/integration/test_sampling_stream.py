@@ -55,29 +55,37 @@ def test_csv_at_the_real_chunk_size(generator, tmp_path):
     assert (tmp_path / "s.csv").read_bytes() == old_csv(tmp_path, generator, 4100, 11)
 
 
-def test_csv_arrow_and_pandas_chunks_mix_to_the_same_bytes(generator, tmp_path, monkeypatch):
+def test_csv_rows_arrow_prints_otherwise_are_printed_as_pandas_does(generator, tmp_path, monkeypatch):
+    """Tiny, huge, whole and missing values in the same chunks as ordinary ones: Arrow writes the chunk, Python
+    rewrites the rows Arrow would print otherwise, and the file equals pandas' byte for byte."""
     monkeypatch.setattr(sampling, "SAMPLE_CHUNK", 4)
-    calls = {"safe": 0, "arrow": 0}
-    safe, arrow_bytes = sampling._arrow_csv_safe, sampling._CsvChunkWriter._arrow_bytes
+    special = [0.0, -0.0, 1.0, 250.0, 5e-5, -3e-7, 1e10, 3.5e12, 2.5e16, float("nan"), float("inf")]
+    real_inverse = sampling.MinMaxScaler.inverse_transform
 
-    def every_other(values):
-        calls["safe"] += 1
-        return calls["safe"] % 2 == 0 and safe(values)
+    def with_specials(self, scaled):
+        # value by value (chunks and the whole sample agree): a thin band of outputs becomes each special value
+        values = real_inverse(self, scaled)
+        band = np.floor(scaled * 1000).astype(int) % 60
+        for i, value in enumerate(special):
+            values = np.where(band == i, value, values)
+        return values
 
-    def counted(self, table):
-        calls["arrow"] += 1
-        return arrow_bytes(self, table)
-
-    monkeypatch.setattr(sampling, "_arrow_csv_safe", every_other)
-    monkeypatch.setattr(sampling._CsvChunkWriter, "_arrow_bytes", counted)
+    monkeypatch.setattr(sampling.MinMaxScaler, "inverse_transform", with_specials)
+    fast = []
+    real_fast = sampling._CsvChunkWriter._fast_bytes
+    monkeypatch.setattr(sampling._CsvChunkWriter, "_fast_bytes", lambda self, w, i: fast.append(i) or real_fast(self, w, i))
     sample_to_file(generator, 25, 5, tmp_path / "s.csv")
-    assert calls["arrow"] >= 3  # the fast path ran (the probe, then chunks)
-    assert (tmp_path / "s.csv").read_bytes() == old_csv(tmp_path, generator, 25, 5, chunk=4)
+    assert len(fast) >= 3  # the probe, then Arrow for the chunks
+    expected = old_frame(generator, 25, 5, chunk=4)  # inverse_transform is patched: the specials are in both
+    assert expected.isna().any().any() and (expected.iloc[:, 2:] == 0).any().any()
+    path = tmp_path / "old.csv"
+    expected.to_csv(path, index=False)
+    assert (tmp_path / "s.csv").read_bytes() == path.read_bytes()
 
 
 def test_csv_falls_back_to_pandas_when_arrow_prints_differently(generator, tmp_path, monkeypatch):
     monkeypatch.setattr(sampling, "SAMPLE_CHUNK", 4)
-    monkeypatch.setattr(sampling._CsvChunkWriter, "_arrow_bytes", lambda self, table: memoryview(b"wrong\n"))
+    monkeypatch.setattr(sampling._CsvChunkWriter, "_fast_bytes", lambda self, windows, first_id: b"wrong\n")
     sample_to_file(generator, 10, 5, tmp_path / "s.csv")
     assert (tmp_path / "s.csv").read_bytes() == old_csv(tmp_path, generator, 10, 5, chunk=4)
 
@@ -98,8 +106,10 @@ def test_arrow_prints_the_values_it_is_trusted_with_like_pandas():
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(pa.table({"v": trusted}), sink, write_options=pa_csv.WriteOptions(include_header=False))
     assert sink.getvalue().to_pybytes() == pd.DataFrame({"v": trusted}).to_csv(index=False, header=False).encode()
-    for untrusted in (0.0, -0.0, 1.0, 250.0, 5e-5, 1e10, 3.5e12, np.nan, np.inf):
-        assert not sampling._arrow_csv_safe(np.array([untrusted]))
+    assert not sampling._arrow_csv_mask(np.array([0.0, -0.0, 1.0, 250.0, 5e-5, 1e10, 3.5e12, np.nan, np.inf])).any()
+    # those are printed by Python as pandas prints them
+    frame = pd.DataFrame({"sequence_id": [3], "step": [1], "a": [5e-5], "b": [np.nan], "c": [250.0], "d": [2.5e16]})
+    assert sampling._python_csv_line(3, 1, [5e-5, np.nan, 250.0, 2.5e16]) + b"\n" == frame.to_csv(index=False, header=False).encode()
 
 
 def test_parquet_content_equals_the_whole_frame_and_ids_continue(generator, tmp_path, monkeypatch):

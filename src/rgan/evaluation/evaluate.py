@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ from rgan.config import Params
 from rgan.data.prepare import load_prepared
 from rgan.device import resolve_device
 from rgan.errors import RganError
-from rgan.evaluation import distances, floor, parallel, plots, posthoc
+from rgan.evaluation import distances, floor, parallel, plots, posthoc, reference
+from rgan.evaluation.parallel import one_thread
 from rgan.sampling import load_generator
 
 # Windows of real training data the reference forecaster and the memorization index use at most.
@@ -29,15 +31,30 @@ def _ratios(metrics: dict, n_test: int, n_train: int) -> dict:
     return {name: {k: round(float(v), 4) for k, v in value.items()} for name, value in out.items()}
 
 
+def _posthoc_tasks(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], references: bool, device) -> list:
+    """The post-hoc trainings: per score, one grouped model (rgan.evaluation.posthoc) whose members are the repeats
+    on synthetic windows and, unless cached, the real-data references (the same classifier and seeds with real
+    training windows in place of synthetic ones). The longest first."""
+    seeds = [cfg.seed + r for r in range(cfg.repeats)]
+    stand_ins = [floor.real_reference(train, len(test), seed=seed) for seed in seeds] if references else []
+    trains = synthetic + ([train] * cfg.repeats if references else [])
+    member_seeds = seeds * (2 if references else 1)
+    common = dict(batch_size=cfg.batch_size, seeds=member_seeds, device=device)
+    return [("predictive", posthoc.predictive_scores, (trains, test, cfg.predictive_iterations), common),
+            ("discriminative", posthoc.discriminative_scores, (test, synthetic + stand_ins, cfg.discriminative_iterations), common)]
+
+
 def evaluate(
     params: Params,
     prepared_dir: str | Path,
     generator_path: str | Path,
     metrics_path: str | Path,
-    plots_dir: str | Path,
+    plots_dir: str | Path | None,
     train_log: str | Path | None = None,
     progress: bool | None = None,
 ) -> dict:
+    """Score the generator and write the metrics file; draw the figures into plots_dir unless it is None."""
+    started = time.perf_counter()
     cfg = params.evaluate
     prepared = load_prepared(prepared_dir)
     device = resolve_device(cfg.device)
@@ -49,48 +66,52 @@ def evaluate(
         )
     test = prepared.windows("test", limit=cfg.max_windows, seed=cfg.seed)
     train = prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=cfg.seed)
-    iters = dict(batch_size=cfg.batch_size, device=device)
+    with one_thread():  # the post-hoc trainings below run in parallel, one thread each
+        synthetic = [generator.sample_scaled(len(test), seed=cfg.seed + r + 1_000_003) for r in range(cfg.repeats)]
 
-    synthetic = [generator.sample_scaled(len(test), seed=cfg.seed + r + 1_000_003) for r in range(cfg.repeats)]
-    posthoc_tasks = []
-    for r, synth in enumerate(synthetic):
-        seed = cfg.seed + r
-        posthoc_tasks += [
-            ("discriminative", posthoc.discriminative_score, (test, synth, cfg.discriminative_iterations), dict(seed=seed, **iters)),
-            # the same classifier and seed with real training windows in place of synthetic ones
-            ("discriminative_floor", posthoc.discriminative_score,
-             (test, floor.real_reference(train, len(test), seed=seed), cfg.discriminative_iterations), dict(seed=seed, **iters)),
-            ("predictive", posthoc.predictive_score, (synth, test, cfg.predictive_iterations), dict(seed=seed, **iters)),
-            ("predictive_real", posthoc.predictive_score, (train, test, cfg.predictive_iterations), dict(seed=seed, **iters)),
-        ]
-    scores: dict[str, list[float]] = {}
-    workers = parallel.worker_count(cfg.workers if device.type == "cpu" else 1, len(posthoc_tasks))
-    for name, value in parallel.run_tasks(posthoc_tasks, workers=workers, progress=progress):
-        scores.setdefault(name, []).append(value)
+    entry = reference.key(prepared.stats, cfg, device.type, MAX_TRAIN_WINDOWS)
+    cached = reference.load(entry, cfg.repeats)
+    reference_state = "computed" if cached is None else "cached"
+    tasks = _posthoc_tasks(cfg, test, train, synthetic, references=cached is None, device=device)
+    shown = min(cfg.plot_samples, len(test))
+    if plots_dir is not None:  # t-SNE is the one slow figure: computed beside the trainings
+        tasks.append(("tsne", plots.tsne_coordinates, (test[:shown], synthetic[0][:shown]), dict(seed=cfg.seed)))
+    workers = parallel.worker_count(cfg.workers if device.type == "cpu" else 1, len(tasks))
+    results = dict(parallel.run_tasks(tasks, workers=workers, progress=progress))
+    repeats = cfg.repeats
+    scores: dict[str, list[float]] = {name: results[name][:repeats] for name in ("discriminative", "predictive")}
+    if cached is None:
+        cached = {"discriminative_floor": results["discriminative"][repeats:], "predictive_real": results["predictive"][repeats:]}
+        reference.store(entry, cached)
+    scores.update(cached)
     for synth in synthetic:
         scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth))
         scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(test, synth, cfg.acf_lags))
         scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train, test, synth))
-    first_synthetic = synthetic[0]
 
-    metrics: dict = {name: {"mean": round(float(np.mean(v)), 6), "std": round(float(np.std(v)), 6)} for name, v in scores.items()}
+    order = ("discriminative", "discriminative_floor", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio")
+    metrics: dict = {name: {"mean": round(float(np.mean(scores[name])), 6), "std": round(float(np.std(scores[name])), 6)} for name in order}
     metrics.update(_ratios(metrics, n_test=len(test), n_train=len(train)))
     metrics["memorization_pass"] = bool(metrics["memorization_ratio"]["mean"] >= cfg.memorization_threshold)
     metrics["windows"] = int(len(test))
     metrics["repeats"] = cfg.repeats
 
-    shown = min(cfg.plot_samples, len(test))
+    if plots_dir is not None:
+        _draw(prepared, test, synthetic[0], shown, results["tsne"], Path(plots_dir), train_log, cfg.seed)
+    write_json(metrics_path, metrics)
+    # what the caller reports: not in the file, whose bytes must not depend on the machine or the cache
+    return {**metrics, "workers": workers, "reference": reference_state, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _draw(prepared, test: np.ndarray, synthetic: np.ndarray, shown: int, tsne: np.ndarray, plots_dir: Path, train_log, seed: int) -> None:
     spread = np.linspace(0, len(test) - 1, 5).astype(int)  # neighbouring windows overlap; show distant ones
     with atomic_dir(plots_dir) as tmp:
-        plots.embedding_plots(test[:shown], first_synthetic[:shown], tmp, seed=cfg.seed)
+        plots.embedding_plots(test[:shown], synthetic[:shown], tsne, tmp, seed=seed)
         plots.trace_plot(
             prepared.scaler.inverse_transform(test[spread].astype(np.float64)),
-            prepared.scaler.inverse_transform(first_synthetic[:5].astype(np.float64)),
+            prepared.scaler.inverse_transform(synthetic[:5].astype(np.float64)),
             prepared.columns,
             tmp / "traces.png",
         )
         if train_log is not None and Path(train_log).is_file():
             plots.loss_plot(Path(train_log), tmp / "losses.png")
-    write_json(metrics_path, metrics)
-    # the processes used, for the caller to report: not in the file, whose bytes must not depend on the machine
-    return {**metrics, "workers": workers}

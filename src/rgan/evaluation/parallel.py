@@ -7,6 +7,7 @@ on the number of workers.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterator
@@ -14,18 +15,24 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from rgan.device import cpu_quota
+from rgan.device import cpu_quota, torch_threads
 
 Task = tuple[str, Callable[..., Any], tuple, dict]
 
 
+@contextlib.contextmanager
+def one_thread():
+    """torch, and the BLAS and OpenMP pools of numpy and scikit-learn (t-SNE), on one thread inside the block: these
+    tiny networks run fastest per CPU on one, and parallel tasks must not each take every core."""
+    from threadpoolctl import threadpool_limits
+
+    with torch_threads(1), threadpool_limits(1):
+        yield
+
+
 def _single_threaded(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         return fn(*args, **kwargs)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def worker_count(requested: int | None, tasks: int) -> int:

@@ -33,13 +33,21 @@ def _scatter(points_real, points_synth, title: str, path: Path) -> None:
     _save(fig, path)
 
 
-def embedding_plots(real: np.ndarray, synthetic: np.ndarray, out_dir: Path, seed: int) -> None:
-    """TimeGAN's visualisation: each window reduced to its per-step mean over features, then 2-D PCA / t-SNE."""
-    r, s = real.mean(axis=2), synthetic.mean(axis=2)
+def _window_means(windows: np.ndarray) -> np.ndarray:
+    return windows.mean(axis=2)  # TimeGAN's visualisation: each window reduced to its per-step mean over features
+
+
+def tsne_coordinates(real: np.ndarray, synthetic: np.ndarray, seed: int) -> np.ndarray:
+    """2-D t-SNE of the real then the synthetic windows (the slow part of the figures: run beside the scoring)."""
+    both = np.concatenate([_window_means(real), _window_means(synthetic)])
+    return TSNE(n_components=2, perplexity=min(40, len(both) - 1), init="pca", random_state=seed).fit_transform(both)
+
+
+def embedding_plots(real: np.ndarray, synthetic: np.ndarray, tsne: np.ndarray, out_dir: Path, seed: int) -> None:
+    """PCA and t-SNE (from tsne_coordinates) of real vs synthetic windows, as in the TimeGAN paper."""
+    r, s = _window_means(real), _window_means(synthetic)
     pca = PCA(n_components=2, random_state=seed).fit(r)
     _scatter(pca.transform(r), pca.transform(s), "PCA: real vs synthetic", out_dir / "pca.png")
-    both = np.concatenate([r, s])
-    tsne = TSNE(n_components=2, perplexity=min(40, len(both) - 1), init="pca", random_state=seed).fit_transform(both)
     _scatter(tsne[: len(r)], tsne[len(r) :], "t-SNE: real vs synthetic", out_dir / "tsne.png")
 
 

@@ -24,7 +24,7 @@ def _logging_failed(files: list[Path], exc: Exception) -> RganError:
                      "Re-run `rgan evaluate` once the server answers")
 
 
-def log_evaluation(client, record: RunRecord, params: Params, metrics: dict, metrics_path: Path, plots_dir: Path) -> None:
+def log_evaluation(client, record: RunRecord, params: Params, metrics: dict, metrics_path: Path, plots_dir: Path | None) -> None:
     from mlflow.entities import Metric
 
     record_settings(client, record.run_id, "evaluate", params.evaluate.model_dump())
@@ -38,7 +38,7 @@ def log_evaluation(client, record: RunRecord, params: Params, metrics: dict, met
             values.append(Metric(f"eval/{name}", float(value), now, 0, model_id=record.model_id))
     log_metrics(client, record.run_id, values)
     client.log_artifact(record.run_id, str(metrics_path), "eval")
-    if plots_dir.is_dir():
+    if plots_dir is not None and plots_dir.is_dir():
         client.log_artifacts(record.run_id, str(plots_dir), "plots")
 
 
@@ -49,7 +49,7 @@ def tracked_evaluate(params: Params, prepared_dir, generator_path, metrics_path,
     record = open_recorded_run(client, run_file, generator_path)  # before minutes of scoring: the right run, there?
     metrics = evaluate(params, prepared_dir, generator_path, metrics_path, plots_dir, train_log, progress=progress)
     try:
-        log_evaluation(client, record, params, metrics, Path(metrics_path), Path(plots_dir))
+        log_evaluation(client, record, params, metrics, Path(metrics_path), None if plots_dir is None else Path(plots_dir))
     except Exception as exc:
-        raise _logging_failed([Path(metrics_path), Path(plots_dir)], exc) from None
+        raise _logging_failed([Path(metrics_path)] + ([Path(plots_dir)] if plots_dir is not None else []), exc) from None
     return metrics

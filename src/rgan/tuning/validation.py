@@ -3,7 +3,6 @@ evaluate stage's classifier, iterations and batch size) over its real-data floor
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,9 @@ import numpy as np
 from rgan.config import Params
 from rgan.data.prepare import Prepared
 from rgan.errors import RganError
-from rgan.evaluation import floor
+from rgan.evaluation import floor, posthoc
 from rgan.evaluation.evaluate import MAX_TRAIN_WINDOWS
+from rgan.evaluation.parallel import one_thread
 
 SEED_OFFSET = 2_000_003  # validation samples use other noise than the evaluate stage's
 
@@ -25,18 +25,6 @@ def validation_windows(prepared: Prepared, params: Params) -> np.ndarray:
     return prepared.windows("val", limit=params.evaluate.max_windows, seed=params.evaluate.seed)
 
 
-@contextlib.contextmanager
-def _one_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny classifiers: one thread is the fastest per CPU (see evaluation/parallel.py)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def floor_scores(params: Params, prepared: Prepared, repeats: int) -> list[float]:
     """The real-vs-real floor on the validation windows, one value per repeat: the same for every trial."""
     from rgan.device import resolve_device
@@ -45,9 +33,10 @@ def floor_scores(params: Params, prepared: Prepared, repeats: int) -> list[float
     device = resolve_device(cfg.device)
     val = validation_windows(prepared, params)
     train = prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=cfg.seed)
-    with _one_thread():
-        return [floor.discriminative(val, floor.real_reference(train, len(val), cfg.seed + r), cfg.discriminative_iterations,
-                                     cfg.seed + r, cfg.batch_size, device) for r in range(repeats)]
+    seeds = [cfg.seed + r for r in range(repeats)]
+    with one_thread():  # the repeats as one grouped classifier (rgan.evaluation.posthoc)
+        return posthoc.discriminative_scores(val, [floor.real_reference(train, len(val), seed) for seed in seeds],
+                                             cfg.discriminative_iterations, cfg.batch_size, seeds, device)
 
 
 def score(params: Params, prepared: Prepared, generator_path: str | Path, floors: list[float]) -> dict:
@@ -59,11 +48,10 @@ def score(params: Params, prepared: Prepared, generator_path: str | Path, floors
     device = resolve_device(cfg.device)
     val = validation_windows(prepared, params)
     generator = load_generator(generator_path, device)
-    scores = []
-    with _one_thread():
-        for r in range(len(floors)):
-            synthetic = generator.sample_scaled(len(val), seed=SEED_OFFSET + cfg.seed + r)
-            scores.append(floor.discriminative(val, synthetic, cfg.discriminative_iterations, cfg.seed + r, cfg.batch_size, device))
+    seeds = [cfg.seed + r for r in range(len(floors))]
+    with one_thread():
+        synthetic = [generator.sample_scaled(len(val), seed=SEED_OFFSET + seed) for seed in seeds]
+        scores = posthoc.discriminative_scores(val, synthetic, cfg.discriminative_iterations, cfg.batch_size, seeds, device)
     mean, floor_mean = float(np.mean(scores)), float(np.mean(floors))
     n_train = len(prepared.starts["train"])
     return {"discriminative": round(mean, 6), "floor": round(floor_mean, 6),

@@ -1,0 +1,74 @@
+"""What `rgan evaluate` costs on the default data: wall and CPU seconds (its own and its worker processes'), with
+the real-data reference computed (a first evaluation of these data and settings) and then from the cache.
+
+    python bench/evaluate_speed.py [--steps 200] [--keep DIR]
+
+Makes the default sines data and a quickly trained generator (--steps; the evaluation's cost does not depend on
+how good the generator is) in a temporary folder with the shipped params.yaml, then runs `rgan evaluate --no-mlflow`
+as a child twice: with an empty reference cache, then with the one the first run left. Prints each run's wall and
+CPU time and its scores; the scores must be equal (the cache changes the cost, never a number).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200, help="training steps of the generator scored (default 200)")
+    parser.add_argument("--keep", type=Path, default=None, help="work in DIR and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.keep or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        params = yaml.safe_load((ROOT / "params.yaml").read_text())
+        params["train"].update(steps=args.steps, checkpoint_every=args.steps)
+        (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        cache = work / "cache"
+        shutil.rmtree(cache, ignore_errors=True)
+        env = {**os.environ, "RGAN_CACHE_DIR": str(cache)}
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow", "--no-progress"]):
+            subprocess.run([sys.executable, "-m", "rgan", *command], cwd=work, env=env, check=True, capture_output=True)
+        print(f"{'run':<28} {'wall s':>7} {'CPU s':>7}  scores", flush=True)
+        seen = []
+        for label in ("reference computed", "reference from the cache"):
+            started, cpu = time.perf_counter(), _cpu_of_children()
+            proc = subprocess.run([sys.executable, "-m", "rgan", "evaluate", "--no-mlflow", "--no-progress"], cwd=work, env=env,
+                                  capture_output=True, text=True)
+            wall, cpu = time.perf_counter() - started, _cpu_of_children() - cpu
+            if proc.returncode != 0:
+                print(proc.stderr[-3000:], file=sys.stderr)
+                return 1
+            scores = json.loads((work / "metrics/eval.json").read_text())
+            seen.append(scores)
+            print(f"{label:<28} {wall:>7.1f} {cpu:>7.1f}  discriminative {scores['discriminative']['mean']:.4f} "
+                  f"(floor {scores['discriminative_floor']['mean']:.4f}), predictive {scores['predictive']['mean']:.4f} "
+                  f"(real {scores['predictive_real']['mean']:.4f})", flush=True)
+        if seen[0] != seen[1]:
+            print("FAIL the cached reference changed the scores", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
