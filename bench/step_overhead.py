@@ -1,7 +1,7 @@
 """rgan's training step against a bare PyTorch loop doing the same math, per model kind: what rgan adds per step
 (gradient norms, the weight average, batch gathering, log rows, health checks) must stay small.
 
-    python bench/step_overhead.py [--steps 400] [--rounds 3] [--kinds rgan timegan vaegan] [--threads 1]
+    python bench/step_overhead.py [--steps 400] [--rounds 5] [--kinds rgan timegan vaegan] [--threads 1]
 
 For each kind, in one process and interleaved over --rounds (shared machines are noisy): `rgan.training.trainer.train`
 on the built-in sines with the shipped settings of that kind (no MLflow, no progress bar), and a bare loop written
@@ -160,7 +160,7 @@ class _Clock:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--kinds", nargs="+", choices=sorted(BARE), default=["rgan", "timegan", "vaegan"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both loops (default 1)")
     parser.add_argument("--max-ratio", type=float, default=1.05)
@@ -184,18 +184,18 @@ def main() -> int:
             ratios = []
             for round_ in range(args.rounds):
                 torch.manual_seed(round_)
-                clock = _Clock(params.train.log_every)
+                clock, bare_clock = _Clock(params.train.log_every), _Clock(params.train.log_every)
                 paths = TrainPaths(tmp / kind / "g.pt", tmp / kind / "ckpt", tmp / kind / "log.tsv", tmp / kind / "m.json")
-                train(params, tmp / "prepared", paths, progress=False, on_log=lambda row: clock(row["step"]))
-                ours = clock.rate()
-                bare_clock = _Clock(params.train.log_every)
-                BARE[kind](params, windows, args.steps, bare_clock)
-                bare = bare_clock.rate()
+                sides = [lambda: train(params, tmp / "prepared", paths, progress=False, on_log=lambda row: clock(row["step"])),
+                         lambda: BARE[kind](params, windows, args.steps, bare_clock)]
+                for side in sides if round_ % 2 == 0 else sides[::-1]:  # each side goes first in every other round
+                    side()
+                    torch.set_num_threads(args.threads)
+                ours, bare = clock.rate(), bare_clock.rate()
                 threads = torch.get_num_threads()
                 ratios.append(bare / ours)
                 print(f"{kind} round {round_ + 1}: rgan {ours:.1f} steps/s, bare loop {bare:.1f} steps/s, ratio {bare / ours:.3f} "
                       f"({threads} thread{'s' if threads > 1 else ''})", flush=True)
-                torch.set_num_threads(args.threads)  # train() sets its own; both sides get the same
             median = statistics.median(ratios)
             print(f"{kind}: median step ratio bare/rgan {median:.3f} over {args.rounds} rounds of {args.steps} steps", flush=True)
             if median > args.max_ratio:

@@ -153,6 +153,8 @@ class HostReads:
 
 @pytest.mark.parametrize("train", [{}, {"loss": "wgan-gp", "d_steps": 2}, {"grad_clip": 0.01}])
 def test_timegan_steps_never_read_a_tensor_on_the_host(monkeypatch, train):
+    """As on a GPU: there the BCE rule's skip is decided on the device (on the CPU, where a read is free, it reads)."""
+    monkeypatch.setattr("rgan.training.timegan_objective.host_reads_are_free", lambda device: False)
     objective = timegan(**train)
     rng = torch.Generator().manual_seed(1)
     reads = HostReads(monkeypatch)
@@ -194,3 +196,24 @@ def test_an_undone_update_is_exactly_a_skipped_one(warm):
     assert tensors_equal(net.state_dict(), twin.state_dict())
     assert tensors_equal(opt.state_dict()["state"], twin_opt.state_dict()["state"])
 
+
+
+@pytest.mark.parametrize("winning", [0.0, 1.386, 10.0])  # never, sometimes (d_loss starts near 2 ln 2), always skipped
+def test_timegans_bce_rule_gives_the_same_weights_read_on_the_host_or_decided_on_the_device(monkeypatch, winning):
+    monkeypatch.setattr("rgan.training.timegan_objective.BCE_WINNING", winning)
+    states = []
+    for free in (True, False):
+        monkeypatch.setattr("rgan.training.timegan_objective.host_reads_are_free", lambda device, free=free: free)
+        objective = timegan(d_steps=2)
+        rng = torch.Generator().manual_seed(1)
+        for _ in range(10):
+            objective.step(lambda: BATCH, rng)
+        states.append(objective.state_dict())
+    skipped, undone = (state.pop("d_optimizer")["state"] for state in states)
+    assert tensors_equal(states[0], states[1])  # every network, every other optimiser
+    # the discriminator's Adam: equal, except that state never made (skipped) is state undone to zeros
+    for param in set(skipped) | set(undone):
+        if param in skipped:
+            assert tensors_equal(skipped[param], undone[param])
+        else:
+            assert all(torch.count_nonzero(t) == 0 for t in undone[param].values())

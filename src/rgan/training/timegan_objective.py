@@ -40,6 +40,11 @@ def _frozen(*modules: nn.Module):
             m.requires_grad_(True)
 
 
+def host_reads_are_free(device: torch.device) -> bool:
+    """Whether reading a value on the host costs no wait for the device (the CPU); elsewhere steps never read."""
+    return device.type == "cpu"
+
+
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     params = [p for group in optimizer.param_groups for p in group["params"]]
     return params + [t for p in params for t in optimizer.state.get(p, {}).values() if isinstance(t, torch.Tensor)]
@@ -48,14 +53,23 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
 @contextlib.contextmanager
 def _undone_unless(keep: torch.Tensor, optimizer: torch.optim.Optimizer):
     """Undo what the block does to `optimizer`'s parameters and state unless `keep` (a 0-dim bool tensor) holds.
-    The choice is made on the device, so it needs no host sync. State the block creates is undone to zeros,
-    which is where Adam starts it."""
-    before = {id(t): t.detach().clone() for t in _optimizer_tensors(optimizer)}
+    The choice is made on the device, so it needs no host sync: each tensor becomes t * k + before * (1 - k) with k
+    0 or 1, exact for finite values, in a few foreach operations. State the block creates is undone to zeros, which
+    is where Adam starts it."""
+    tensors = _optimizer_tensors(optimizer)
+    before = torch._foreach_mul(tensors, 1) if tensors else []  # copies, in one operation
+    index = {id(t): i for i, t in enumerate(tensors)}
     yield
     with torch.no_grad():
-        for t in _optimizer_tensors(optimizer):
-            old = before.get(id(t))
-            t.copy_(torch.where(keep, t, torch.zeros_like(t) if old is None else old))
+        after = _optimizer_tensors(optimizer)
+        known = [t for t in after if id(t) in index]
+        created = [t for t in after if id(t) not in index]
+        k = keep.to(torch.float32)
+        if known:
+            torch._foreach_mul_(known, k)
+            torch._foreach_add_(known, torch._foreach_mul([before[index[id(t)]] for t in known], 1 - k))
+        if created:
+            torch._foreach_mul_(created, k)
 
 
 class TimeGanObjective(AdversarialObjective):
@@ -161,7 +175,9 @@ class TimeGanObjective(AdversarialObjective):
             return self._descend(self.d_opt, d_loss)
         # the paper's rule for BCE: update the discriminator only while it is not already winning
         keep = d_loss.detach() > BCE_WINNING
-        with _undone_unless(keep, self.d_opt):
+        if host_reads_are_free(keep.device):  # on the CPU a read waits for nothing: skip the update, as the paper does
+            return self._descend(self.d_opt, d_loss) if bool(keep) else torch.zeros((), device=self.device)
+        with _undone_unless(keep, self.d_opt):  # on a GPU: decided there, the update made and undone when skipped
             norm = self._descend(self.d_opt, d_loss)
         return torch.where(keep, norm, torch.zeros_like(norm))
 
