@@ -318,7 +318,8 @@ def test_submit_sends_the_compiled_spec_and_overrides_with_the_token(shipped, mo
         values = run_["runtime_config"]["parameters"]
         assert set(values) == {"params"}
         doc = json.loads(values["params"])  # the whole document, two settings changed
-        assert doc["train"]["steps"] == 777 and doc["train"]["batch_size"] == 128
+        shipped_train = load_params(shipped / "params.yaml").train
+        assert doc["train"]["steps"] == 777 and doc["train"]["batch_size"] == shipped_train.batch_size  # unchanged
         assert doc["kubeflow"]["source"] == {"repo": None, "rev": None, "uri": "s3://bucket/prices.csv"}
         assert all(r["authorization"] == "Bearer secret-token" for r in api.requests if r["path"] != "/apis/v2beta1/healthz")
 
