@@ -83,6 +83,9 @@ def _check_time_format(value: str) -> str:
 class DataConfig(_Section):
     path: str = "data/raw/sines.parquet"
     columns: list[str] | None = Field(default=None, description="feature columns; default: all numeric")
+    categorical_columns: list[str] = Field(
+        default_factory=list, description="categorical feature columns (text or integer codes): one-hot for the networks, "
+        "generated as a softmax, written back as their labels")
     time_column: str | None = Field(default="step", description="rows are sorted by it (numbers or dates); null: file order")
     time_format: Annotated[str, AfterValidator(_check_time_format)] | None = Field(
         default=None, description="strftime format of text dates in time_column (e.g. %d/%m/%Y); null: ISO 8601 or inferred when unambiguous")
@@ -112,6 +115,14 @@ class DataConfig(_Section):
                 raise ValueError(f"columns has duplicates: {self.columns}")
             if special & set(self.columns):
                 raise ValueError(f"columns must not include the time or sequence column: {sorted(special)}")
+        categorical = self.categorical_columns
+        if len(set(categorical)) != len(categorical):
+            raise ValueError(f"categorical_columns has duplicates: {categorical}")
+        if special & set(categorical):
+            raise ValueError(f"categorical_columns must not include the time or sequence column: {sorted(special)}")
+        both = sorted(set(categorical) & set(self.columns or []))
+        if both:
+            raise ValueError(f"{both} in both columns and categorical_columns: columns lists the numeric ones")
         return self
 
 

@@ -23,6 +23,7 @@ from rgan.data.scaler import MinMaxScaler
 from rgan.device import resolve_device, torch_threads
 from rgan.errors import RganError
 from rgan.models import build_sampler
+from rgan.models.outputs import harden
 from rgan.training import checkpoint
 
 SEQUENCE_ID = "sequence_id"
@@ -47,9 +48,14 @@ ROW_GROUP_BYTES = 32 << 20
 class LoadedGenerator:
     network: torch.nn.Module  # the kind's sampler: noise() and forward()
     seq_len: int
-    columns: list[str]
+    columns: list[str]  # the network's features (a categorical column is one-hot: `column=label` each)
     scaler: MinMaxScaler
     device: torch.device
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The feature columns of sampled rows: numeric ones, then each categorical column as its labels."""
+        return self.scaler.output_columns
 
     def _step_width(self) -> int:
         """Floats per sequence step in the widest tensor of a forward pass (output values count 4x: they are
@@ -72,13 +78,14 @@ class LoadedGenerator:
     @torch.no_grad()
     def iter_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> Iterator[np.ndarray]:
         """(k, seq_len, dim) chunks in [0, 1] that together are the n sequences of `sample_scaled`. Noise is
-        drawn on the CPU, so a seed gives the same noise on any device."""
+        drawn on the CPU, so a seed gives the same noise on any device. A categorical column is its most likely
+        category, one-hot, as a sampled row holds it."""
         seq_len = seq_len or self.seq_len
         chunk = self.chunk_size(seq_len, chunk)
         rng = torch.Generator().manual_seed(seed)
         for begin in range(0, n, chunk):
             z = self.network.noise(min(chunk, n - begin), seq_len, generator=rng)
-            yield self.network(z.to(self.device)).cpu().numpy()
+            yield harden(self.network(z.to(self.device)), self.scaler.groups).cpu().numpy()
 
     def iter_samples(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> Iterator[np.ndarray]:
         """`iter_scaled`'s chunks in the training data's original units (float64)."""
@@ -97,25 +104,30 @@ class LoadedGenerator:
         out = list(self.iter_samples(n, seed, seq_len))
         return np.concatenate(out) if out else np.empty((0, seq_len, len(self.columns)), dtype=np.float64)
 
+    def long_frame(self, windows: np.ndarray, first_id: int = 0) -> pd.DataFrame:
+        """Sampled windows in original units as rows: `to_long_frame` of the numeric columns, then each categorical
+        column as its labels."""
+        numeric, codes = self.scaler.decode(windows)
+        frame = to_long_frame(numeric, self.scaler.numeric_columns, first_id)
+        for (column, labels), code in zip(self.scaler.categories.items(), codes):
+            frame[column] = np.asarray(labels)[code.reshape(-1)]
+        return frame
+
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     payload = checkpoint.load(path, checkpoint.GENERATOR_FORMAT, map_location="cpu")
     checkpoint.check_generator(payload, path)
     device = resolve_device(str(device))
+    scaler = MinMaxScaler.from_dict(payload["scaler"])
     try:
-        network = build_sampler(parse_model(own_settings("model", payload["model"], payload["model"].get("kind", "rgan"))), int(payload["dim"]))
+        model = parse_model(own_settings("model", payload["model"], payload["model"].get("kind", "rgan")))
+        network = build_sampler(model, int(payload["dim"]), scaler.groups)
         network.load_state_dict(payload["state_dict"])
         seq_len, columns = int(payload["seq_len"]), list(payload["columns"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError
         raise RganError(f"{path} is a damaged generator file: {exc}") from None
     network.eval()
-    return LoadedGenerator(
-        network=network.to(device),
-        seq_len=seq_len,
-        columns=columns,
-        scaler=MinMaxScaler.from_dict(payload["scaler"]),
-        device=device,
-    )
+    return LoadedGenerator(network=network.to(device), seq_len=seq_len, columns=columns, scaler=scaler, device=device)
 
 
 def to_long_frame(windows: np.ndarray, columns: list[str], first_id: int = 0) -> pd.DataFrame:
@@ -283,6 +295,29 @@ class _ParquetChunkWriter:
                 pass
 
 
+def _write_labelled(loaded: LoadedGenerator, chunks: Iterator[np.ndarray], path: Path, kind: str) -> None:
+    """Chunks with categorical columns, as labelled frames: pandas' CSV writer (text labels are not Arrow's fast
+    path), or Parquet row groups with the first chunk's schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first_id, writer = 0, None
+    with open(path, "wb") as fh:
+        try:
+            for windows in chunks:
+                frame = loaded.long_frame(windows, first_id)
+                if kind == "csv":
+                    frame.to_csv(fh, index=False, header=first_id == 0)
+                else:
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(fh, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                first_id += len(windows)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
 def sample_to_file(generator_path: str | Path, n: int, seed: int, out: str | Path, seq_len: int | None = None, device: str = "cpu",
                    threads: int = 1) -> Path:
     """Draw n sequences and write them in long format to out (.csv, .parquet or .pq), streaming: memory does not
@@ -299,7 +334,9 @@ def _sample_to_file(generator_path, n: int, seed: int, out: Path, kind: str, seq
     loaded = load_generator(generator_path, device)
     chunks = loaded.iter_samples(n, seed, seq_len)
     with atomic_path(out) as tmp:
-        if kind == "csv":
+        if loaded.scaler.categories:
+            _write_labelled(loaded, chunks, tmp, kind)
+        elif kind == "csv":
             with open(tmp, "wb") as fh:
                 writer = _CsvChunkWriter(fh, loaded.columns)
                 first_id = 0

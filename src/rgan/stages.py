@@ -38,7 +38,7 @@ class Stage:
 SINES = Stage("sines", "make-sines", ("data.sines",), outputs={"--out": "data/raw/sines.parquet"})
 PREPARE = Stage(
     "prepare", "prepare",
-    ("data.path", "data.columns", "data.time_column", "data.time_format", "data.sequence_column", "data.missing",
+    ("data.path", "data.columns", "data.categorical_columns", "data.time_column", "data.time_format", "data.sequence_column", "data.missing",
      "data.seq_len", "data.stride", "data.split", "data.val_fraction", "data.test_fraction", "data.seed"),
     inputs={"data.path": "${data.path}"},
     outputs={"--out": "data/prepared"},

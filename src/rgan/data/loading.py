@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from rgan.config import DataConfig
+from rgan.data.scaler import one_hot_name
 from rgan.errors import RganError
 from rgan.notes import note, plain
 
@@ -20,10 +21,11 @@ READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", "
 class Table:
     """Rows sorted by (sequence, time); `lengths` gives the consecutive row count of each sequence."""
 
-    values: np.ndarray  # (rows, features) float64
-    columns: list[str]
+    values: np.ndarray  # (rows, features) float64: the numeric columns, then each categorical column one-hot
+    columns: list[str]  # names of `values`' columns: numeric names, then `column=label` for each category
     lengths: np.ndarray  # (sequences,) int64, sums to rows
     report: dict = field(default_factory=dict)
+    categories: dict[str, list] = field(default_factory=dict)  # categorical column -> its labels, in one-hot order
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -86,8 +88,70 @@ def _first_bad_row(series: pd.Series) -> tuple[int, object]:
     return position, series.iloc[position]
 
 
+# One-hot columns per categorical column at most: each category is a network input and output, and a column with
+# hundreds of distinct values (an id, a free-text field) is rarely a category.
+MAX_CATEGORIES = 64
+
+
+def _categorical_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path) -> list[str]:
+    missing = [c for c in cfg.categorical_columns if c not in frame.columns]
+    if missing:
+        raise RganError(
+            f"data.categorical_columns names columns that {source} lacks: {', '.join(missing)} "
+            f"(columns: {', '.join(map(str, frame.columns))})"
+        )
+    for col in cfg.categorical_columns:
+        series = frame[col]
+        if pd.api.types.is_float_dtype(series):
+            present = series.dropna()
+            fractional = (present != np.trunc(present)).to_numpy()
+            if fractional.any():
+                row = int(present.index[np.argmax(fractional)])
+                raise RganError(
+                    f"categorical column '{col}': row {row + 1} holds {plain(series.loc[row])}; categories are text or "
+                    "whole-number codes (a measured quantity belongs in data.columns)"
+                )
+    return list(cfg.categorical_columns)
+
+
+def _labels(series: pd.Series) -> list:
+    """The categories of a column, sorted; whole-number codes stay numbers, anything else is text."""
+    if pd.api.types.is_float_dtype(series):  # codes read as float because of a missing value
+        series = series.astype(np.int64)
+    if pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return sorted(series.unique().tolist())
+    return sorted(series.astype(str).unique().tolist())
+
+
+def encode_categories(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, list[str], dict[str, list]]:
+    """One-hot blocks of the categorical columns (rows without missing values), their names and labels."""
+    blocks, names, categories = [], [], {}
+    for col in columns:
+        labels = _labels(frame[col])
+        if len(labels) > MAX_CATEGORIES:
+            raise RganError(
+                f"categorical column '{col}' has {len(labels)} distinct values, more than {MAX_CATEGORIES} allowed "
+                "(an id or free text is not a category: leave it out, or group rare values first)"
+            )
+        if len(labels) == 1:
+            raise RganError(
+                f"categorical column '{col}' holds one category ({plain(labels[0])}) in every row: it carries no "
+                "signal; leave it out of data.categorical_columns"
+            )
+        values = frame[col].astype(np.int64) if pd.api.types.is_float_dtype(frame[col]) else frame[col]
+        keys = values.tolist() if isinstance(labels[0], (int, bool)) else values.astype(str).tolist()
+        index = {label: i for i, label in enumerate(labels)}
+        codes = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
+        blocks.append(np.eye(len(labels), dtype=np.float64)[codes])
+        names += [one_hot_name(col, label) for label in labels]
+        categories[col] = labels
+    if not blocks:
+        return np.empty((len(frame), 0)), [], {}
+    return np.concatenate(blocks, axis=1), names, categories
+
+
 def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path, report: dict) -> list[str]:
-    special = [c for c in (cfg.sequence_column, cfg.time_column) if c is not None]
+    special = [c for c in (cfg.sequence_column, cfg.time_column, *cfg.categorical_columns) if c is not None]
     for name, col in (("data.sequence_column", cfg.sequence_column), ("data.time_column", cfg.time_column)):
         if col is not None and col not in frame.columns:
             raise RganError(f"{name} '{col}' is not a column of {source} (columns: {', '.join(map(str, frame.columns))})")
@@ -100,7 +164,7 @@ def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path, report:
                 f"non-numeric columns left out: {', '.join(report['ignored_columns'])} "
                 "(name them in data.columns to get an error showing the offending row)"
             )
-        if not chosen:
+        if not chosen and not cfg.categorical_columns:
             raise RganError(f"{source} has no numeric columns to model (columns: {', '.join(map(str, frame.columns))})")
         return [str(c) for c in chosen]
     missing = [c for c in cfg.columns if c not in frame.columns]
@@ -207,10 +271,10 @@ def _sort(frame: pd.DataFrame, cfg: DataConfig) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable")
 
 
-def _handle_missing(frame: pd.DataFrame, columns: list[str], cfg: DataConfig, report: dict) -> pd.DataFrame:
+def _handle_missing(frame: pd.DataFrame, columns: list[str], cfg: DataConfig, report: dict, numeric: list[str]) -> pd.DataFrame:
     features = frame[columns]
-    if np.isinf(features.to_numpy(dtype=np.float64)).any():
-        col = next(c for c in columns if np.isinf(frame[c].to_numpy(dtype=np.float64)).any())
+    if np.isinf(frame[numeric].to_numpy(dtype=np.float64)).any():
+        col = next(c for c in numeric if np.isinf(frame[c].to_numpy(dtype=np.float64)).any())
         raise RganError(f"column '{col}' holds infinite values; clean them before training")
     missing = features.isna()
     counts = missing.sum()
@@ -243,11 +307,13 @@ def load_table(cfg: DataConfig) -> Table:
         raise RganError(f"data file {source} has a header but no rows")
     report: dict = {"source": str(source), "rows_read": int(len(frame))}
     columns = _feature_columns(frame, cfg, source, report)
-    frame = _handle_missing(_sort(frame, cfg), columns, cfg, report)
+    categorical = _categorical_columns(frame, cfg, source)
+    frame = _handle_missing(_sort(frame, cfg), columns + categorical, cfg, report, numeric=columns)
 
     values = frame[columns].to_numpy(dtype=np.float64)
     if len(values) == 0:
         raise RganError(f"data file {source}: no rows left after dropping missing values")
+    one_hot, one_hot_columns, categories = encode_categories(frame, categorical)
     if len(values) < cfg.seq_len:
         rows = f"{len(values)} row{'s' if len(values) != 1 else ''}"
         raise RganError(f"data file {source} has {rows}, fewer than data.seq_len = {cfg.seq_len}: no window fits")
@@ -267,4 +333,6 @@ def load_table(cfg: DataConfig) -> Table:
         lengths = np.array([len(values)])
     report["rows"] = int(len(values))
     report["sequences"] = int(len(lengths))
-    return Table(values=values, columns=columns, lengths=lengths.astype(np.int64), report=report)
+    if categories:
+        values, columns = np.concatenate([values, one_hot], axis=1), columns + one_hot_columns
+    return Table(values=values, columns=columns, lengths=lengths.astype(np.int64), report=report, categories=categories)

@@ -27,13 +27,14 @@ def prepare(cfg: DataConfig, out_dir: str | Path, source: str | None = None) -> 
     table = load_table(cfg)
     splits = split_windows(table.lengths, cfg)
     train_rows = covered_rows(splits.train, cfg.seq_len, len(table.values))
-    scaler = MinMaxScaler.fit(table.values[train_rows], table.columns)  # fitted on training rows only
+    scaler = MinMaxScaler.fit(table.values[train_rows], table.columns, table.categories)  # fitted on training rows only
     series = scaler.transform(table.values).astype(np.float32)
 
     stats = {
         **table.report,
         **({"source": source} if source else {}),
         "columns": table.columns,
+        **({"categories": table.categories} if table.categories else {}),
         "seq_len": cfg.seq_len,
         "stride": cfg.stride,
         "split": cfg.split,

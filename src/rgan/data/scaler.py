@@ -8,7 +8,7 @@ torch checkpoint loaded with weights_only=True, which a pickled sklearn object c
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +17,47 @@ from rgan.atomic import write_json
 from rgan.errors import RganError
 
 
+def one_hot_name(column: str, label) -> str:
+    """The network feature of one category of a categorical column."""
+    return f"{column}={label}"
+
+
 @dataclass(frozen=True)
 class MinMaxScaler:
+    """`columns` are the networks' features: the numeric columns, then one `column=label` one-hot column per
+    category of each categorical column (`categories`: column -> labels, in that order), which stay 0/1."""
+
     columns: list[str]
     data_min: list[float]
     data_max: list[float]
+    categories: dict[str, list] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, values: np.ndarray, columns: list[str]) -> "MinMaxScaler":
-        return cls(list(columns), np.min(values, axis=0).tolist(), np.max(values, axis=0).tolist())
+    def fit(cls, values: np.ndarray, columns: list[str], categories: dict[str, list] | None = None) -> "MinMaxScaler":
+        categories = dict(categories or {})
+        one_hot = sum(len(labels) for labels in categories.values())
+        numeric = len(columns) - one_hot
+        low, high = np.min(values, axis=0).tolist(), np.max(values, axis=0).tolist()
+        # one-hot columns are already in [0, 1], whichever categories the training rows happen to hold
+        return cls(list(columns), low[:numeric] + [0.0] * one_hot, high[:numeric] + [1.0] * one_hot, categories)
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        return self.columns[: len(self.columns) - sum(len(labels) for labels in self.categories.values())]
+
+    @property
+    def groups(self) -> tuple[tuple[int, int], ...]:
+        """(start, stop) of each categorical column's one-hot block among `columns`."""
+        out, start = [], len(self.numeric_columns)
+        for labels in self.categories.values():
+            out.append((start, start + len(labels)))
+            start += len(labels)
+        return tuple(out)
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The columns a user gets back: the numeric ones, then each categorical column as its labels."""
+        return self.numeric_columns + list(self.categories)
 
     @property
     def _min(self) -> np.ndarray:
@@ -43,17 +75,31 @@ class MinMaxScaler:
     def inverse_transform(self, scaled: np.ndarray) -> np.ndarray:
         return scaled * self._range + self._min
 
+    def decode(self, values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(..., features) in original units -> the numeric part and, per categorical column, each row's category
+        index (the largest of its block: a softmax's most likely category, a one-hot's one)."""
+        numeric = len(self.numeric_columns)
+        return values[..., :numeric], [np.argmax(values[..., a:b], axis=-1) for a, b in self.groups]
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not self.categories:
+            del out["categories"]  # a scaler of numeric data reads as it always did
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "MinMaxScaler":
         try:
-            scaler = cls(list(data["columns"]), [float(v) for v in data["data_min"]], [float(v) for v in data["data_max"]])
+            categories = {str(k): list(v) for k, v in dict(data.get("categories") or {}).items()}
+            scaler = cls(list(data["columns"]), [float(v) for v in data["data_min"]], [float(v) for v in data["data_max"]],
+                         categories)
         except (KeyError, TypeError, ValueError) as exc:
             raise RganError(f"malformed scaler: {exc}") from None
         if not (len(scaler.columns) == len(scaler.data_min) == len(scaler.data_max)):
             raise RganError("malformed scaler: columns, data_min and data_max differ in length")
+        expected = [one_hot_name(col, label) for col, labels in categories.items() for label in labels]
+        if expected and scaler.columns[len(scaler.columns) - len(expected):] != expected:
+            raise RganError("malformed scaler: its categories do not match its last columns")
         return scaler
 
     def save(self, path: str | Path) -> None:

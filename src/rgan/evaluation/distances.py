@@ -40,3 +40,15 @@ def memorization_ratio(train: np.ndarray, real_test: np.ndarray, synthetic: np.n
     synth_d = index.kneighbors(synthetic.reshape(len(synthetic), -1))[0][:, 0]
     test_d = index.kneighbors(real_test.reshape(len(real_test), -1))[0][:, 0]
     return float(np.median(synth_d) / max(np.median(test_d), 1e-12))
+
+
+def category_frequencies(windows: np.ndarray, groups) -> list[np.ndarray]:
+    """Each categorical column's share of steps per category (all steps pooled), from its one-hot block."""
+    return [windows[:, :, a:b].reshape(-1, b - a).mean(axis=0) for a, b in groups]
+
+
+def category_distance(real: np.ndarray, synthetic: np.ndarray, groups) -> float:
+    """Total variation between the real and synthetic category frequencies, averaged over categorical columns:
+    0 when every category is as frequent as in the real data, 1 when none of the same categories appear."""
+    pairs = zip(category_frequencies(real, groups), category_frequencies(synthetic, groups))
+    return float(np.mean([0.5 * np.abs(r - s).sum() for r, s in pairs]))

@@ -88,11 +88,21 @@ def evaluate(
         scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth))
         scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(test, synth, cfg.acf_lags))
         scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train, test, synth))
+    groups = prepared.scaler.groups
+    if groups:
+        scores["category_tv"] = [distances.category_distance(test, synth, groups) for synth in synthetic]
 
-    order = ("discriminative", "discriminative_floor", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio")
+    order = ("discriminative", "discriminative_floor", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio",
+             *(("category_tv",) if groups else ()))
     metrics: dict = {name: {"mean": round(float(np.mean(scores[name])), 6), "std": round(float(np.std(scores[name])), 6)} for name in order}
     metrics.update(_ratios(metrics, n_test=len(test), n_train=len(train)))
     metrics["memorization_pass"] = bool(metrics["memorization_ratio"]["mean"] >= cfg.memorization_threshold)
+    if groups:  # the shares behind category_tv, per column and label: real test windows against the first repeat
+        real_freq, synth_freq = (distances.category_frequencies(w, groups) for w in (test, synthetic[0]))
+        metrics["category_frequencies"] = {
+            column: {str(label): {"real": round(float(r), 6), "synthetic": round(float(f), 6)} for label, r, f in zip(labels, rs, fs)}
+            for (column, labels), rs, fs in zip(prepared.scaler.categories.items(), real_freq, synth_freq)
+        }
     metrics["windows"] = int(len(test))
     metrics["repeats"] = cfg.repeats
 

@@ -3,6 +3,7 @@
 from torch import nn
 
 from rgan.config import ModelConfig
+from rgan.models.outputs import Groups
 from rgan.models.recurrent import Discriminator, Generator, build_models
 from rgan.models.timegan import TimeGanSampler
 from rgan.models.vaegan import VaeDecoder
@@ -10,9 +11,10 @@ from rgan.models.vaegan import VaeDecoder
 SAMPLERS = {"rgan": Generator, "timegan": TimeGanSampler, "vaegan": VaeDecoder}
 
 
-def build_sampler(cfg: ModelConfig, dim: int) -> nn.Module:
-    """The network a generator file holds for `cfg.kind`: noise(n, seq_len) -> forward -> (n, seq_len, dim) in [0, 1]."""
-    return SAMPLERS[cfg.kind](cfg, dim)
+def build_sampler(cfg: ModelConfig, dim: int, groups: Groups = ()) -> nn.Module:
+    """The network a generator file holds for `cfg.kind`: noise(n, seq_len) -> forward -> (n, seq_len, dim) in [0, 1]
+    (a softmax over each categorical block in `groups`)."""
+    return SAMPLERS[cfg.kind](cfg, dim, groups)
 
 
 __all__ = ["Discriminator", "Generator", "build_models", "build_sampler"]

@@ -6,15 +6,18 @@ import torch
 from torch import nn
 
 from rgan.config import ModelConfig
+from rgan.models.outputs import Groups, unit_outputs
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class Generator(nn.Module):
-    """Noise sequence (batch, seq_len, z_dim) -> values in [0, 1] (batch, seq_len, dim), one vector per step."""
+    """Noise sequence (batch, seq_len, z_dim) -> values in [0, 1] (batch, seq_len, dim), one vector per step; a
+    softmax over each categorical block in `groups`."""
 
-    def __init__(self, cfg: ModelConfig, dim: int):
+    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = ()):
         super().__init__()
+        self.groups = tuple(groups)
         self.z_dim = cfg.z_dim
         self.z_global_dim = cfg.z_global_dim
         self.rnn = CELLS[cfg.cell](cfg.z_dim + cfg.z_global_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
@@ -22,7 +25,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.rnn(z)
-        return torch.sigmoid(self.head(hidden))
+        return unit_outputs(self.head(hidden), self.groups)
 
     def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         return step_and_sequence_noise(n, seq_len, self.z_dim, self.z_global_dim, generator, device)
@@ -56,5 +59,5 @@ class Discriminator(nn.Module):
         return self.head(hidden).squeeze(-1)
 
 
-def build_models(cfg: ModelConfig, dim: int) -> tuple[Generator, Discriminator]:
-    return Generator(cfg, dim), Discriminator(cfg, dim)
+def build_models(cfg: ModelConfig, dim: int, groups: Groups = ()) -> tuple[Generator, Discriminator]:
+    return Generator(cfg, dim, groups), Discriminator(cfg, dim)

@@ -7,14 +7,16 @@ import torch
 from torch import nn
 
 from rgan.config import ModelConfig
+from rgan.models.outputs import Groups, unit_outputs
 from rgan.models.recurrent import CELLS
 
 
 class VaeDecoder(nn.Module):
     """Latent sequence (prior N(0, I) per step) -> values in [0, 1]."""
 
-    def __init__(self, cfg: ModelConfig, dim: int):
+    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = ()):
         super().__init__()
+        self.groups = tuple(groups)
         self.latent_dim = cfg.latent_dim or cfg.hidden
         self.rnn = CELLS[cfg.cell](self.latent_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
         self.head = nn.Linear(cfg.hidden, dim)
@@ -23,7 +25,7 @@ class VaeDecoder(nn.Module):
         return torch.randn(n, seq_len, self.latent_dim, generator=generator, device=device)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.head(self.rnn(z)[0]))
+        return unit_outputs(self.head(self.rnn(z)[0]), self.groups)
 
 
 class VaeEncoder(nn.Module):

@@ -51,7 +51,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         self.generator = load_generator(context.artifacts[GENERATOR_ARTIFACT], device="cpu")
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        from rgan.sampling import SEQUENCE_ID, to_long_frame
+        from rgan.sampling import SEQUENCE_ID
 
         requests = requests_from(model_input, params)
         seq_len = (params or {}).get("seq_len")
@@ -65,7 +65,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             raise ValueError(f"the request asks for {values:,} values, over the limit of {MAX_VALUES:,}: split it")
         frames, offset = [], 0
         for n, seed in requests:
-            frame = to_long_frame(self.generator.sample(n, seed, seq_len), self.generator.columns)
+            frame = self.generator.long_frame(self.generator.sample(n, seed, seq_len))
             frame[SEQUENCE_ID] += offset
             frames.append(frame)
             offset += n

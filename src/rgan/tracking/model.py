@@ -21,13 +21,21 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name).split('+')[0]}" for name in REQUIREMENTS]
 
 
-def signature(columns: list[str]):
+def _label_type(labels: list) -> str:
+    if all(isinstance(v, bool) for v in labels):
+        return "boolean"
+    return "long" if all(isinstance(v, int) for v in labels) else "string"
+
+
+def signature(columns: list[str], categories: dict[str, list] | None = None):
+    """Numeric `columns` are doubles; each categorical column holds its labels (text, whole numbers or booleans)."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
+    labelled = [ColSpec(_label_type(labels), c) for c, labels in (categories or {}).items()]
     return ModelSignature(
         inputs=Schema([ColSpec("long", "n", required=False), ColSpec("long", "seed", required=False)]),
-        outputs=Schema([ColSpec("long", SEQUENCE_ID), ColSpec("long", STEP)] + [ColSpec("double", c) for c in columns]),
+        outputs=Schema([ColSpec("long", SEQUENCE_ID), ColSpec("long", STEP)] + [ColSpec("double", c) for c in columns] + labelled),
         params=ParamSchema([ParamSpec("n", "long", None), ParamSpec("seed", "long", 0), ParamSpec("seq_len", "long", None)]),
     )
 
@@ -50,9 +58,9 @@ def log_generator(run_id: str, generator_path: str | Path, metadata: dict) -> tu
                 python_model=str(MODEL_CODE),
                 artifacts={GENERATOR_ARTIFACT: str(generator_path)},
                 code_paths=[str(code)],
-                signature=signature(generator.columns),
+                signature=signature(generator.scaler.numeric_columns, generator.scaler.categories),
                 input_example=pd.DataFrame({"n": [2], "seed": [0]}),
                 pip_requirements=pip_requirements(),
-                metadata={**metadata, "columns": generator.columns, "seq_len": generator.seq_len},
+                metadata={**metadata, "columns": generator.output_columns, "seq_len": generator.seq_len},
             )
     return info.model_uri, info.model_id

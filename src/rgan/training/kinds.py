@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from rgan.config import ModelConfig, TrainConfig
+from rgan.models.outputs import Groups
 from rgan.training.objective import AdversarialObjective, RecurrentGanObjective
 from rgan.training.timegan_objective import TimeGanObjective
 from rgan.training.vaegan_objective import VaeGanObjective
@@ -12,6 +13,7 @@ from rgan.training.vaegan_objective import VaeGanObjective
 OBJECTIVES: dict[str, type[AdversarialObjective]] = {"rgan": RecurrentGanObjective, "timegan": TimeGanObjective, "vaegan": VaeGanObjective}
 
 
-def build_objective(model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device) -> AdversarialObjective:
-    """The objective of `model.kind`."""
-    return OBJECTIVES[model_cfg.kind](model_cfg, train_cfg, dim, device)
+def build_objective(model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device,
+                    groups: Groups = ()) -> AdversarialObjective:
+    """The objective of `model.kind`; `groups`: the categorical one-hot blocks among the dim features."""
+    return OBJECTIVES[model_cfg.kind](model_cfg, train_cfg, dim, device, groups)

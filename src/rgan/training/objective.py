@@ -14,6 +14,7 @@ from torch import nn
 
 from rgan.config import ModelConfig, TrainConfig
 from rgan.models import build_models
+from rgan.models.outputs import Groups
 from rgan.training import losses
 from rgan.training.average import WeightAverage
 
@@ -157,9 +158,9 @@ class AdversarialObjective:
 
 
 class RecurrentGanObjective(AdversarialObjective):
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device):
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = ()):
         super().__init__(train_cfg, device)
-        self.generator, self.discriminator = (m.to(device) for m in build_models(model_cfg, dim))
+        self.generator, self.discriminator = (m.to(device) for m in build_models(model_cfg, dim, groups))
         self.ema = self._average(self.generator)
         self.g_opt = self._adam([self.generator], train_cfg.g_lr)
         self.d_opt = self._adam([self.discriminator], train_cfg.d_lr)

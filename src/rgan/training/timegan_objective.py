@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rgan.config import ModelConfig, TrainConfig
+from rgan.models.outputs import Groups
 from rgan.models.timegan import TimeGanNetworks
 from rgan.training import losses
 from rgan.training.objective import STEP_VALUES, AdversarialObjective
@@ -75,9 +76,9 @@ def _undone_unless(keep: torch.Tensor, optimizer: torch.optim.Optimizer):
 class TimeGanObjective(AdversarialObjective):
     extra_log_columns = ["phase", "ae_loss", "sup_loss"]
 
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device):
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = ()):
         super().__init__(train_cfg, device)
-        self.nets = TimeGanNetworks(model_cfg, dim).to(device)
+        self.nets = TimeGanNetworks(model_cfg, dim, groups).to(device)
         n = self.nets
         self.ema = self._average(n.sampler)
         self.ae_opt = self._adam([n.embedder, n.sampler.recovery], train_cfg.g_lr)

@@ -273,7 +273,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
     threads = set_threads(cfg.threads)  # train.threads, else the CPU quota (a container's or pod's CPU limit)
 
     torch.manual_seed(cfg.seed)  # model initialisation
-    objective = build_objective(params.model, cfg, prepared.dim, device)
+    objective = build_objective(params.model, cfg, prepared.dim, device, prepared.scaler.groups)
     if cfg.compile:
         objective.compile()
     sampler = _BatchSampler(prepared, cfg.batch_size, device, seed=cfg.seed)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from rgan.config import ModelConfig, TrainConfig
+from rgan.models.outputs import Groups
 from rgan.models.recurrent import Discriminator
 from rgan.models.vaegan import VaeDecoder, VaeEncoder
 from rgan.training import losses
@@ -18,10 +19,10 @@ from rgan.training.objective import AdversarialObjective
 class VaeGanObjective(AdversarialObjective):
     extra_log_columns = ["recon_loss", "kl_loss"]
 
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device):
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = ()):
         super().__init__(train_cfg, device)
         self.encoder = VaeEncoder(model_cfg, dim).to(device)
-        self.decoder = VaeDecoder(model_cfg, dim).to(device)
+        self.decoder = VaeDecoder(model_cfg, dim, groups).to(device)
         self.discriminator = Discriminator(model_cfg, dim).to(device)
         self.ema = self._average(self.decoder)
         self.vae_opt = self._adam([self.encoder, self.decoder], train_cfg.g_lr)
