@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rgan.stages import EVALUATE, PREPARE, REGISTER, SINES, TRAIN, Stage
+from rgan.stages import ENTITIES, EVALUATE, PREPARE, REGISTER, SINES, TRAIN, Stage
 
 PARAMS_HELP = "settings file (default: params.yaml)"
 RUN_FILE = TRAIN.path("--run-file")
@@ -29,6 +29,14 @@ def cmd_params(args) -> None:
     print(yaml.safe_dump(params.model_dump(), sort_keys=False), end="")
 
 
+def cmd_make_entities(args) -> None:
+    from rgan.data.entities import write_entities
+
+    cfg = _params(args).data.entities
+    out = write_entities(cfg, args.out)
+    print(f"wrote {cfg.n_entities} machines of their own length to {out}", file=sys.stderr)
+
+
 def cmd_make_sines(args) -> None:
     from rgan.data.sines import write_sines
 
@@ -44,7 +52,7 @@ def cmd_prepare(args) -> None:
     w = stats["windows"]
     print(
         f"prepared {stats['rows']} rows x {len(stats['columns'])} columns: "
-        f"{w['train']} train / {w['val']} val / {w['test']} test windows in {args.out}",
+        f"{w['train']} train / {w['val']} val / {w['test']} test {stats.get('mode', 'windows')} in {args.out}",
         file=sys.stderr,
     )
 
@@ -115,10 +123,19 @@ def cmd_tune(args) -> None:
 
 
 def cmd_sample(args) -> None:
+    from rgan.errors import RganError
     from rgan.sampling import check_sample_bounds, output_kind, sample_to_file
 
     output_kind(args.out)  # before a model is downloaded
     check_sample_bounds(args.n, args.seq_len, args.seed, args.threads)
+    conditions = {}
+    for text in args.condition:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise RganError(f"--condition {text}: expected ATTRIBUTE=VALUE, e.g. --condition region=north")
+        if name.strip() in conditions:
+            raise RganError(f"--condition {name.strip()} is given twice")
+        conditions[name.strip()] = value.strip()
 
     if args.model is not None:
         import tempfile
@@ -127,9 +144,11 @@ def cmd_sample(args) -> None:
 
         with tempfile.TemporaryDirectory() as scratch:
             path = download_generator(args.model, scratch)
-            out = sample_to_file(path, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device, threads=args.threads)
+            out = sample_to_file(path, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device, threads=args.threads,
+                                 conditions=conditions)
     else:
-        out = sample_to_file(args.generator, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device, threads=args.threads)
+        out = sample_to_file(args.generator, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device, threads=args.threads,
+                             conditions=conditions)
     print(f"wrote {args.n} sequences to {out}", file=sys.stderr)
 
 
@@ -260,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("make-sines", cmd_make_sines, "write the built-in sines dataset (params: data.sines)")
     paths(p, SINES, "--out")
 
+    p = command("make-entities", cmd_make_entities, "write the built-in per-entity dataset (params: data.entities)")
+    paths(p, ENTITIES, "--out")
+
     p = command("prepare", cmd_prepare, "scale and window the data at data.path into train/val/test splits")
     paths(p, PREPARE, "--out")
 
@@ -353,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=None, help="steps per sequence (default: the training seq_len)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for generation (default 1: the fastest for these networks)")
+    p.add_argument("--condition", action="append", default=[], metavar="ATTRIBUTE=VALUE",
+                   help="fix an attribute of every sequence (repeatable); the others are drawn given it")
     p.set_defaults(func=cmd_sample)
     return parser
 

@@ -74,6 +74,14 @@ class SinesConfig(_Section):
     seed: Seed = 0
 
 
+class EntitiesConfig(_Section):
+    """The built-in per-entity dataset: machines of three classes, each with its own length, a static size, a numeric
+    signal and a categorical state whose dynamics depend on the class."""
+
+    n_entities: Annotated[int, Field(ge=3, le=100_000)] = 600
+    seed: Seed = 0
+
+
 def _check_time_format(value: str) -> str:
     if "%" not in value:
         raise ValueError("has no % directive: give strftime codes such as %d/%m/%Y %H:%M")
@@ -84,13 +92,23 @@ class DataConfig(_Section):
     path: str = "data/raw/sines.parquet"
     columns: list[str] | None = Field(default=None, description="feature columns; default: all numeric")
     categorical_columns: list[str] = Field(
-        default_factory=list, description="categorical feature columns (text or integer codes): one-hot for the networks, "
-        "generated as a softmax, written back as their labels")
+        default_factory=list, description="categorical columns (text or integer codes), features or attributes: one-hot "
+        "for the networks, generated as a softmax, written back as their labels")
+    attribute_columns: list[str] = Field(
+        default_factory=list, description="static per-entity columns (one value per sequence_column value): the generator "
+        "is conditioned on them, `rgan sample --condition` sets them; text columns and those in categorical_columns are "
+        "categorical, the rest numeric")
     time_column: str | None = Field(default="step", description="rows are sorted by it (numbers or dates); null: file order")
     time_format: Annotated[str, AfterValidator(_check_time_format)] | None = Field(
         default=None, description="strftime format of text dates in time_column (e.g. %d/%m/%Y); null: ISO 8601 or inferred when unambiguous")
     sequence_column: str | None = Field(default="sequence_id", description="id column; windows never cross ids")
     missing: Literal["error", "drop", "ffill"] = "error"
+    mode: Literal["windows", "sequences"] = Field(
+        default="windows", description="windows: fixed-length windows of seq_len; sequences: each entity one sequence of its own length")
+    max_len: Annotated[int, Field(ge=2, le=SEQ_LEN_MAX)] = Field(default=64, description="sequences mode: the longest sequence")
+    min_len: Annotated[int, Field(ge=1, le=SEQ_LEN_MAX)] = Field(default=2, description="sequences mode: shorter ones are left out")
+    long_sequences: Literal["split", "truncate"] = Field(
+        default="split", description="sequences mode, longer than max_len: split into consecutive pieces, or truncate")
     seq_len: Annotated[int, Field(ge=2, le=SEQ_LEN_MAX)] = 24
     stride: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     split: Literal["time", "random"] = "random"
@@ -98,6 +116,7 @@ class DataConfig(_Section):
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     seed: Seed = 0
     sines: SinesConfig = SinesConfig()
+    entities: EntitiesConfig = EntitiesConfig()
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> "DataConfig":
@@ -123,6 +142,23 @@ class DataConfig(_Section):
         both = sorted(set(categorical) & set(self.columns or []))
         if both:
             raise ValueError(f"{both} in both columns and categorical_columns: columns lists the numeric ones")
+        if self.mode == "sequences":
+            if self.sequence_column is None:
+                raise ValueError("mode sequences makes each entity one sequence: set sequence_column to the column naming each entity")
+            if self.min_len > self.max_len:
+                raise ValueError(f"min_len {self.min_len} is above max_len {self.max_len}")
+            if self.split != "random":
+                raise ValueError("mode sequences splits whole sequences at random into train/val/test: set split: random")
+        attributes = self.attribute_columns
+        if len(set(attributes)) != len(attributes):
+            raise ValueError(f"attribute_columns has duplicates: {attributes}")
+        if attributes and self.sequence_column is None:
+            raise ValueError("attribute_columns are per entity: set sequence_column to the column naming each entity")
+        if special & set(attributes):
+            raise ValueError(f"attribute_columns must not include the time or sequence column: {sorted(special)}")
+        both = sorted(set(attributes) & set(self.columns or []))
+        if both:
+            raise ValueError(f"{both} in both columns and attribute_columns: a column is a feature or an attribute")
         return self
 
 
@@ -274,7 +310,7 @@ class EvaluateConfig(_Section):
 
 # Scores `evaluate` writes; the registry ranks and gates versions by them.
 NumericScore = Literal["discriminative", "discriminative_floor", "discriminative_ratio", "predictive", "predictive_real",
-                       "predictive_ratio", "marginal_w1", "autocorr_diff", "memorization_ratio"]
+                       "predictive_ratio", "marginal_w1", "autocorr_diff", "memorization_ratio", "category_tv", "attribute_distance"]
 NUMERIC_SCORES: tuple[str, ...] = NumericScore.__args__
 BOOLEAN_SCORES = ("memorization_pass",)
 
@@ -508,11 +544,23 @@ class Params(_Section):
     def _checks_across_sections(self) -> "Params":
         m = self.model
         widest = max(m.hidden, getattr(m, "discriminator_hidden", None) or 0, getattr(m, "latent_dim", None) or 0)
-        activations = self.train.batch_size * self.data.seq_len * widest
+        length = self.data.max_len if self.data.mode == "sequences" else self.data.seq_len
+        activations = self.train.batch_size * length * widest
         if activations > ACTIVATIONS_MAX:
             raise ValueError(
-                f"train.batch_size {self.train.batch_size} x data.seq_len {self.data.seq_len} x hidden {widest} = "
+                f"train.batch_size {self.train.batch_size} x data.{'max_len' if self.data.mode == 'sequences' else 'seq_len'} {length} x hidden {widest} = "
                 f"{activations:,} activations per recurrent layer and batch, above the {ACTIVATIONS_MAX:,} allowed: lower one of them"
+            )
+        if self.data.mode == "sequences" and m.kind != "rgan":
+            raise ValueError(
+                f"data.mode sequences: model.kind {m.kind} cannot generate sequences of their own length yet (masks and "
+                "generated lengths are built into rgan's generator and discriminator only): use model.kind rgan"
+            )
+        if self.data.attribute_columns and m.kind != "rgan":
+            raise ValueError(
+                f"data.attribute_columns: model.kind {m.kind} cannot be conditioned on attributes yet (conditioning is "
+                "built into rgan's generator and discriminator only; timegan's and vaegan's networks do not take them): "
+                "use model.kind rgan"
             )
         for key in self.tune.space:
             if setting_field(m.kind, key) is None:

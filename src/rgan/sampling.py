@@ -20,9 +20,12 @@ import torch
 from rgan.atomic import atomic_path
 from rgan.config import SEED_MAX, own_settings, parse_model
 from rgan.data.scaler import MinMaxScaler
+from rgan.data.sequences import valid_mask
 from rgan.device import resolve_device, torch_threads
 from rgan.errors import RganError
+from rgan.notes import plain
 from rgan.models import build_sampler
+from rgan.models.attributes import AttributeModel
 from rgan.models.outputs import harden
 from rgan.training import checkpoint
 
@@ -44,6 +47,56 @@ ELEMENT_BUDGET = 1 << 24
 ROW_GROUP_BYTES = 32 << 20
 
 
+@dataclass(frozen=True)
+class Conditions:
+    """Attributes fixed for sampling, encoded for the attribute model: category indices by one-hot block, scaled
+    values by numeric attribute. Empty: every attribute drawn."""
+
+    codes: dict[int, int]
+    values: dict[int, float]
+    given: dict[str, object]  # as the user wrote them, parsed (for messages)
+
+
+NO_CONDITIONS = Conditions({}, {}, {})
+ATTRIBUTE_SEED = 0x5EED_A77  # the attributes' random stream beside the noise's: a seed's noise is what it always was
+
+
+def parse_conditions(scaler: MinMaxScaler, attributes: AttributeModel | None, raw: dict[str, object], flag: str = "--condition") -> Conditions:
+    """User conditions (attribute -> value, text or typed) checked against what the generator was trained on."""
+    if not raw:
+        return NO_CONDITIONS
+    if attributes is None:
+        raise RganError(f"{flag}: this generator was trained without attributes (data.attribute_columns), so it takes no conditions")
+    codes, values, given = {}, {}, {}
+    categorical = [a for a in scaler.attributes if a in scaler.categories]
+    numeric = [a for a in scaler.attributes if a not in scaler.categories]
+    for name, value in raw.items():
+        if name not in scaler.attributes:
+            raise RganError(f"{flag} {name}: not an attribute of this generator (attributes: {', '.join(scaler.attributes)})")
+        if name in scaler.categories:
+            labels = scaler.categories[name]
+            match = [i for i, label in enumerate(labels) if str(label) == str(value) or label == value]
+            if not match:
+                raise RganError(f"{flag} {name}={value}: unknown category (allowed: {', '.join(map(str, labels))})")
+            codes[categorical.index(name)] = match[0]
+            given[name] = labels[match[0]]
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise RganError(f"{flag} {name}={value}: not a number (attribute '{name}' is numeric)") from None
+        column = scaler.columns.index(name)
+        low, high = scaler.data_min[column], scaler.data_max[column]
+        if not (math.isfinite(number) and low <= number <= high):
+            raise RganError(f"{flag} {name}={value}: outside the training range {plain(low)} to {plain(high)}")
+        values[numeric.index(name)] = (number - low) / (high - low) if high > low else 0.0
+        given[name] = number
+    if not attributes.possible(codes):
+        wanted = " with ".join(f"{k}={given[k]}" for k in given if k in scaler.categories)
+        raise RganError(f"{flag}: no training entity has {wanted}, so the generator has not seen that combination")
+    return Conditions(codes, values, given)
+
+
 @dataclass
 class LoadedGenerator:
     network: torch.nn.Module  # the kind's sampler: noise() and forward()
@@ -51,11 +104,20 @@ class LoadedGenerator:
     columns: list[str]  # the network's features (a categorical column is one-hot: `column=label` each)
     scaler: MinMaxScaler
     device: torch.device
+    attributes: AttributeModel | None = None  # with attribute columns: their joint distribution
 
     @property
     def output_columns(self) -> list[str]:
-        """The feature columns of sampled rows: numeric ones, then each categorical column as its labels."""
+        """The columns of sampled rows beside sequence and step: numeric features, categorical features as labels,
+        then the attributes."""
         return self.scaler.output_columns
+
+    @property
+    def conditions_width(self) -> int:
+        return len(self.columns) - self.scaler.feature_width
+
+    def conditions(self, raw: dict[str, object], flag: str = "--condition") -> Conditions:
+        return parse_conditions(self.scaler, self.attributes, raw, flag)
 
     def _step_width(self) -> int:
         """Floats per sequence step in the widest tensor of a forward pass (output values count 4x: they are
@@ -66,7 +128,7 @@ class LoadedGenerator:
                 widths.append(module.hidden_size * (2 if module.bidirectional else 1))
             elif isinstance(module, torch.nn.Linear):
                 widths.append(module.out_features)
-        widths.append(self.network.noise(1, 1, generator=torch.Generator()).shape[-1])  # not the global RNG
+        widths.append(self.network.noise(1, 1, generator=torch.Generator()).shape[-1] + self.conditions_width)  # not the global RNG
         return max(widths)
 
     def chunk_size(self, seq_len: int, chunk: int | None = None) -> int:
@@ -76,41 +138,67 @@ class LoadedGenerator:
         return max(1, min(chunk, ELEMENT_BUDGET // (seq_len * self._step_width())))
 
     @torch.no_grad()
-    def iter_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> Iterator[np.ndarray]:
+    def iter_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None,
+                    conditions: Conditions = NO_CONDITIONS, vectors: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """(k, seq_len, dim) chunks in [0, 1] that together are the n sequences of `sample_scaled`. Noise is
         drawn on the CPU, so a seed gives the same noise on any device. A categorical column is its most likely
-        category, one-hot, as a sampled row holds it."""
+        category, one-hot, as a sampled row holds it. With attributes, each sequence's attribute vector is drawn
+        from the attribute model given `conditions`, or taken from `vectors` (n, attribute columns), scaled."""
         seq_len = seq_len or self.seq_len
         chunk = self.chunk_size(seq_len, chunk)
         rng = torch.Generator().manual_seed(seed)
+        attribute_rng = np.random.default_rng([seed, ATTRIBUTE_SEED])
         for begin in range(0, n, chunk):
-            z = self.network.noise(min(chunk, n - begin), seq_len, generator=rng)
+            k = min(chunk, n - begin)
+            z = self.network.noise(k, seq_len, generator=rng)
+            if self.attributes is not None:
+                drawn = (vectors[begin:begin + k] if vectors is not None
+                         else self.attributes.sample(k, attribute_rng, conditions.codes, conditions.values))
+                given = torch.as_tensor(np.asarray(drawn), dtype=z.dtype)[:, None, :].expand(k, seq_len, -1)
+                if not self.scaler.max_len:
+                    z = torch.cat([z, given], dim=-1)
+                else:  # each sequence's drawn length: zero attributes past it, as in the padded training data
+                    valid = torch.as_tensor(valid_mask(self.scaler.lengths_of(np.asarray(drawn)), seq_len), dtype=z.dtype)[..., None]
+                    z = torch.cat([z, given * valid, valid], dim=-1)
+                    yield (harden(self.network(z.to(self.device)), self.scaler.groups).cpu() * valid).numpy()
+                    continue
             yield harden(self.network(z.to(self.device)), self.scaler.groups).cpu().numpy()
 
-    def iter_samples(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> Iterator[np.ndarray]:
-        """`iter_scaled`'s chunks in the training data's original units (float64)."""
-        for scaled in self.iter_scaled(n, seed, seq_len, chunk):
-            yield self.scaler.inverse_transform(scaled.astype(np.float64))
+    def iter_samples(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None,
+                     conditions: Conditions = NO_CONDITIONS) -> Iterator[np.ndarray]:
+        """`iter_scaled`'s chunks in the training data's original units (float64); a numeric condition exactly as
+        given (the network carries it in float32)."""
+        exact = {self.scaler.columns.index(k): v for k, v in conditions.given.items() if k not in self.scaler.categories}
+        for scaled in self.iter_scaled(n, seed, seq_len, chunk, conditions):
+            out = self.scaler.inverse_transform(scaled.astype(np.float64))
+            for column, value in exact.items():
+                out[..., column] = value
+            yield out
 
-    def sample_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None) -> np.ndarray:
-        """(n, seq_len, dim) in [0, 1]. Noise is drawn on the CPU, so a seed gives the same noise on any device."""
+    def sample_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None,
+                      vectors: np.ndarray | None = None) -> np.ndarray:
+        """(n, seq_len, dim) in [0, 1]. Noise is drawn on the CPU, so a seed gives the same noise on any device.
+        `vectors`: each sequence's attribute vector (scaled), instead of drawing them."""
         seq_len = seq_len or self.seq_len
-        out = list(self.iter_scaled(n, seed, seq_len, chunk))
+        out = list(self.iter_scaled(n, seed, seq_len, chunk, vectors=vectors))
         return np.concatenate(out) if out else np.empty((0, seq_len, len(self.columns)), dtype=np.float32)
 
-    def sample(self, n: int, seed: int, seq_len: int | None = None) -> np.ndarray:
+    def sample(self, n: int, seed: int, seq_len: int | None = None, conditions: Conditions = NO_CONDITIONS) -> np.ndarray:
         """(n, seq_len, dim) in the training data's original units."""
         seq_len = seq_len or self.seq_len
-        out = list(self.iter_samples(n, seed, seq_len))
+        out = list(self.iter_samples(n, seed, seq_len, conditions=conditions))
         return np.concatenate(out) if out else np.empty((0, seq_len, len(self.columns)), dtype=np.float64)
 
     def long_frame(self, windows: np.ndarray, first_id: int = 0) -> pd.DataFrame:
         """Sampled windows in original units as rows: `to_long_frame` of the numeric columns, then each categorical
         column as its labels."""
-        numeric, codes = self.scaler.decode(windows)
-        frame = to_long_frame(numeric, self.scaler.numeric_columns, first_id)
-        for (column, labels), code in zip(self.scaler.categories.items(), codes):
-            frame[column] = np.asarray(labels)[code.reshape(-1)]
+        decoded = self.scaler.decode(windows)
+        numeric = self.scaler.numeric_columns
+        frame = to_long_frame(np.stack([decoded[c] for c in numeric], axis=-1) if numeric else windows[..., :0], numeric, first_id)
+        for column in self.scaler.output_columns[len(numeric):]:
+            frame[column] = decoded[column].reshape(-1)
+        if self.scaler.max_len:  # sequences mode: each sequence's own steps, no padding
+            frame = frame[windows[..., -1].reshape(-1) > 0.5].reset_index(drop=True)
         return frame
 
 
@@ -121,13 +209,18 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
     scaler = MinMaxScaler.from_dict(payload["scaler"])
     try:
         model = parse_model(own_settings("model", payload["model"], payload["model"].get("kind", "rgan")))
-        network = build_sampler(model, int(payload["dim"]), scaler.groups)
+        conditions = int(payload["dim"]) - scaler.feature_width
+        network = build_sampler(model, int(payload["dim"]), scaler.groups, conditions)
         network.load_state_dict(payload["state_dict"])
         seq_len, columns = int(payload["seq_len"]), list(payload["columns"])
+        attributes = AttributeModel.from_dict(payload["attributes"]) if conditions else None
+        if attributes is not None and attributes.width != scaler.attribute_width:
+            raise ValueError(f"its attribute model has {attributes.width} columns for {scaler.attribute_width} attribute columns")
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError
         raise RganError(f"{path} is a damaged generator file: {exc}") from None
     network.eval()
-    return LoadedGenerator(network=network.to(device), seq_len=seq_len, columns=columns, scaler=scaler, device=device)
+    return LoadedGenerator(network=network.to(device), seq_len=seq_len, columns=columns, scaler=scaler, device=device,
+                           attributes=attributes)
 
 
 def to_long_frame(windows: np.ndarray, columns: list[str], first_id: int = 0) -> pd.DataFrame:
@@ -319,22 +412,27 @@ def _write_labelled(loaded: LoadedGenerator, chunks: Iterator[np.ndarray], path:
 
 
 def sample_to_file(generator_path: str | Path, n: int, seed: int, out: str | Path, seq_len: int | None = None, device: str = "cpu",
-                   threads: int = 1) -> Path:
+                   threads: int = 1, conditions: dict[str, object] | None = None) -> Path:
     """Draw n sequences and write them in long format to out (.csv, .parquet or .pq), streaming: memory does not
     grow with n. Written through a temporary file, so a failure leaves neither a partial file nor the temporary.
-    threads: torch's CPU threads for generation; one by default (measured fastest: bench/sample_memory.py)."""
+    threads: torch's CPU threads for generation; one by default (measured fastest: bench/sample_memory.py).
+    conditions: attribute -> value for every sequence (the other attributes drawn given them)."""
     out = Path(out)
     kind = output_kind(out)
     check_sample_bounds(n, seq_len, seed, threads)
     with torch_threads(threads):
-        return _sample_to_file(generator_path, n, seed, out, kind, seq_len, device)
+        return _sample_to_file(generator_path, n, seed, out, kind, seq_len, device, conditions or {})
 
 
-def _sample_to_file(generator_path, n: int, seed: int, out: Path, kind: str, seq_len: int | None, device: str) -> Path:
+def _sample_to_file(generator_path, n: int, seed: int, out: Path, kind: str, seq_len: int | None, device: str,
+                    conditions: dict[str, object]) -> Path:
     loaded = load_generator(generator_path, device)
-    chunks = loaded.iter_samples(n, seed, seq_len)
+    if loaded.scaler.max_len and seq_len is not None:
+        raise RganError("--seq-len: this generator draws each sequence's own length (data.mode sequences, up to "
+                        f"{loaded.scaler.max_len} steps); leave --seq-len out")
+    chunks = loaded.iter_samples(n, seed, seq_len, conditions=loaded.conditions(conditions))
     with atomic_path(out) as tmp:
-        if loaded.scaler.categories:
+        if loaded.scaler.categories or loaded.scaler.attributes:
             _write_labelled(loaded, chunks, tmp, kind)
         elif kind == "csv":
             with open(tmp, "wb") as fh:

@@ -36,9 +36,11 @@ class Stage:
 
 
 SINES = Stage("sines", "make-sines", ("data.sines",), outputs={"--out": "data/raw/sines.parquet"})
+ENTITIES = Stage("entities", "make-entities", ("data.entities",), outputs={"--out": "data/raw/entities.parquet"})
 PREPARE = Stage(
     "prepare", "prepare",
-    ("data.path", "data.columns", "data.categorical_columns", "data.time_column", "data.time_format", "data.sequence_column", "data.missing",
+    ("data.path", "data.columns", "data.categorical_columns", "data.attribute_columns", "data.time_column", "data.time_format", "data.sequence_column", "data.missing",
+     "data.mode", "data.max_len", "data.min_len", "data.long_sequences",
      "data.seq_len", "data.stride", "data.split", "data.val_fraction", "data.test_fraction", "data.seed"),
     inputs={"data.path": "${data.path}"},
     outputs={"--out": "data/prepared"},
@@ -61,4 +63,4 @@ REGISTER = Stage(
     outputs={"--out": "metrics/registry.json"},
 )
 
-STAGES: dict[str, Stage] = {s.name: s for s in (SINES, PREPARE, TRAIN, EVALUATE, REGISTER)}
+STAGES: dict[str, Stage] = {s.name: s for s in (SINES, ENTITIES, PREPARE, TRAIN, EVALUATE, REGISTER)}

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from conftest import ROOT, TINY, cli_env, complete, tiny, write_params
 
+from rgan.stages import STAGES
+
 
 def sh(*args, cwd):
     result = subprocess.run(list(args), cwd=cwd, env=cli_env(), capture_output=True, text=True)
@@ -34,13 +36,13 @@ def repo(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_dvc_repro_runs_every_stage_then_is_up_to_date(repo):
     out = sh("dvc", "repro", cwd=repo)
-    for stage in ("sines", "prepare", "train", "evaluate", "register"):
+    for stage in STAGES:
         assert f"Running stage '{stage}'" in out
-    for path in ("data/raw/sines.parquet", "data/prepared/series.npy", "models/generator.pt", "metrics/eval.json", "plots/tsne.png",
+    for path in ("data/raw/sines.parquet", "data/raw/entities.parquet", "data/prepared/series.npy", "models/generator.pt", "metrics/eval.json", "plots/tsne.png",
                  "models/mlflow_run.json", "metrics/registry.json", "mlflow.db"):
         assert (repo / path).is_file(), path
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"sines", "prepare", "train", "evaluate", "register"}
+    assert set(lock["stages"]) == set(STAGES)
     check_mlflow(repo, lock)
 
     assert "Data and pipelines are up to date" in sh("dvc", "repro", cwd=repo)

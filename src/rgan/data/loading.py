@@ -11,6 +11,7 @@ import pandas as pd
 
 from rgan.config import DataConfig
 from rgan.data.scaler import one_hot_name
+from rgan.data.sequences import RESERVED
 from rgan.errors import RganError
 from rgan.notes import note, plain
 
@@ -26,6 +27,7 @@ class Table:
     lengths: np.ndarray  # (sequences,) int64, sums to rows
     report: dict = field(default_factory=dict)
     categories: dict[str, list] = field(default_factory=dict)  # categorical column -> its labels, in one-hot order
+    attributes: list[str] = field(default_factory=list)  # static per-entity columns, last in `values`
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -94,12 +96,14 @@ MAX_CATEGORIES = 64
 
 
 def _categorical_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path) -> list[str]:
-    missing = [c for c in cfg.categorical_columns if c not in frame.columns]
-    if missing:
-        raise RganError(
-            f"data.categorical_columns names columns that {source} lacks: {', '.join(missing)} "
-            f"(columns: {', '.join(map(str, frame.columns))})"
-        )
+    """The categorical feature columns (categorical_columns that are not attributes), checked."""
+    for setting in ("categorical_columns", "attribute_columns"):
+        missing = [c for c in getattr(cfg, setting) if c not in frame.columns]
+        if missing:
+            raise RganError(
+                f"data.{setting} names columns that {source} lacks: {', '.join(missing)} "
+                f"(columns: {', '.join(map(str, frame.columns))})"
+            )
     for col in cfg.categorical_columns:
         series = frame[col]
         if pd.api.types.is_float_dtype(series):
@@ -111,7 +115,50 @@ def _categorical_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path) -> 
                     f"categorical column '{col}': row {row + 1} holds {plain(series.loc[row])}; categories are text or "
                     "whole-number codes (a measured quantity belongs in data.columns)"
                 )
-    return list(cfg.categorical_columns)
+    return [c for c in cfg.categorical_columns if c not in cfg.attribute_columns]
+
+
+def _is_categorical_attribute(series: pd.Series, cfg: DataConfig) -> bool:
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    return series.name in cfg.categorical_columns or not numeric
+
+
+def _attributes(frame: pd.DataFrame, cfg: DataConfig) -> tuple[np.ndarray, list[str], dict[str, list]]:
+    """The attribute columns of sorted rows with no missing features: each must hold one value per entity. Numeric
+    ones as they are, categorical ones one-hot; with their column names and labels."""
+    entities = frame[cfg.sequence_column]
+    blocks, names, categories = [], [], {}
+    for col in cfg.attribute_columns:
+        series = frame[col]
+        absent = series.isna().to_numpy()
+        if absent.any():
+            row = int(np.argmax(absent))
+            raise RganError(
+                f"attribute '{col}' is empty for entity {plain(entities.iloc[row])} (row {int(frame.index[row]) + 1}): "
+                "every row of an entity needs its value"
+            )
+        changes = (series.to_numpy()[1:] != series.to_numpy()[:-1]) & (entities.to_numpy()[1:] == entities.to_numpy()[:-1])
+        if changes.any():
+            row = int(np.argmax(changes)) + 1
+            raise RganError(
+                f"attribute '{col}' changes within entity {plain(entities.iloc[row])}: {plain(series.iloc[row - 1])} then "
+                f"{plain(series.iloc[row])} (row {int(frame.index[row]) + 1}); an attribute holds one value per entity "
+                "(a value that changes over time is a feature: leave it out of data.attribute_columns)"
+            )
+        if _is_categorical_attribute(series, cfg):
+            one_hot, block_names, labels = encode_categories(frame, [col])
+            blocks.append(one_hot)
+            names += block_names
+            categories.update(labels)
+        else:
+            if series.nunique() == 1:
+                raise RganError(f"attribute '{col}' is {plain(series.iloc[0])} for every entity: it carries no signal; "
+                                "leave it out of data.attribute_columns")
+            blocks.append(series.to_numpy(dtype=np.float64)[:, None])
+            names.append(col)
+    if not blocks:
+        return np.empty((len(frame), 0)), [], {}
+    return np.concatenate(blocks, axis=1), names, categories
 
 
 def _labels(series: pd.Series) -> list:
@@ -151,7 +198,7 @@ def encode_categories(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarr
 
 
 def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path, report: dict) -> list[str]:
-    special = [c for c in (cfg.sequence_column, cfg.time_column, *cfg.categorical_columns) if c is not None]
+    special = [c for c in (cfg.sequence_column, cfg.time_column, *cfg.categorical_columns, *cfg.attribute_columns) if c is not None]
     for name, col in (("data.sequence_column", cfg.sequence_column), ("data.time_column", cfg.time_column)):
         if col is not None and col not in frame.columns:
             raise RganError(f"{name} '{col}' is not a column of {source} (columns: {', '.join(map(str, frame.columns))})")
@@ -164,7 +211,7 @@ def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, source: Path, report:
                 f"non-numeric columns left out: {', '.join(report['ignored_columns'])} "
                 "(name them in data.columns to get an error showing the offending row)"
             )
-        if not chosen and not cfg.categorical_columns:
+        if not chosen and not set(cfg.categorical_columns) - set(cfg.attribute_columns):
             raise RganError(f"{source} has no numeric columns to model (columns: {', '.join(map(str, frame.columns))})")
         return [str(c) for c in chosen]
     missing = [c for c in cfg.columns if c not in frame.columns]
@@ -306,6 +353,10 @@ def load_table(cfg: DataConfig) -> Table:
     if len(frame) == 0:
         raise RganError(f"data file {source} has a header but no rows")
     report: dict = {"source": str(source), "rows_read": int(len(frame))}
+    if cfg.mode == "sequences":
+        reserved = [c for c in RESERVED if c in frame.columns]
+        if reserved:
+            raise RganError(f"data file {source}: column name '{reserved[0]}' is reserved in data.mode sequences; rename it")
     columns = _feature_columns(frame, cfg, source, report)
     categorical = _categorical_columns(frame, cfg, source)
     frame = _handle_missing(_sort(frame, cfg), columns + categorical, cfg, report, numeric=columns)
@@ -314,7 +365,8 @@ def load_table(cfg: DataConfig) -> Table:
     if len(values) == 0:
         raise RganError(f"data file {source}: no rows left after dropping missing values")
     one_hot, one_hot_columns, categories = encode_categories(frame, categorical)
-    if len(values) < cfg.seq_len:
+    attributes, attribute_columns, attribute_categories = _attributes(frame, cfg) if cfg.attribute_columns else (None, [], {})
+    if cfg.mode == "windows" and len(values) < cfg.seq_len:
         rows = f"{len(values)} row{'s' if len(values) != 1 else ''}"
         raise RganError(f"data file {source} has {rows}, fewer than data.seq_len = {cfg.seq_len}: no window fits")
     span = values.max(axis=0) - values.min(axis=0)
@@ -335,4 +387,8 @@ def load_table(cfg: DataConfig) -> Table:
     report["sequences"] = int(len(lengths))
     if categories:
         values, columns = np.concatenate([values, one_hot], axis=1), columns + one_hot_columns
-    return Table(values=values, columns=columns, lengths=lengths.astype(np.int64), report=report, categories=categories)
+    if attribute_columns:
+        values, columns = np.concatenate([values, attributes], axis=1), columns + attribute_columns
+        report["attributes"] = list(cfg.attribute_columns)
+    return Table(values=values, columns=columns, lengths=lengths.astype(np.int64), report=report,
+                 categories={**categories, **attribute_categories}, attributes=list(cfg.attribute_columns))

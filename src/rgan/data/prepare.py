@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +13,7 @@ from rgan.atomic import atomic_dir
 from rgan.config import DataConfig
 from rgan.data.loading import load_table
 from rgan.data.scaler import MinMaxScaler
+from rgan.data.sequences import LENGTH_COLUMN, VALID_COLUMN, covered, gather_sequences, sequence_pieces, split_sequences
 from rgan.data.windows import SPLITS, covered_rows, gather_windows, split_windows
 from rgan.errors import RganError
 
@@ -25,9 +26,11 @@ def prepare(cfg: DataConfig, out_dir: str | Path, source: str | None = None) -> 
     """Scale and window the table at cfg.path into out_dir. `source`: the data's name to record when cfg.path is a
     fetched copy in a temporary folder (the prepared data, and so its hash, must not depend on that folder)."""
     table = load_table(cfg)
+    if cfg.mode == "sequences":
+        return _prepare_sequences(cfg, table, out_dir, source)
     splits = split_windows(table.lengths, cfg)
     train_rows = covered_rows(splits.train, cfg.seq_len, len(table.values))
-    scaler = MinMaxScaler.fit(table.values[train_rows], table.columns, table.categories)  # fitted on training rows only
+    scaler = MinMaxScaler.fit(table.values[train_rows], table.columns, table.categories, table.attributes)  # on training rows only
     series = scaler.transform(table.values).astype(np.float32)
 
     stats = {
@@ -35,6 +38,7 @@ def prepare(cfg: DataConfig, out_dir: str | Path, source: str | None = None) -> 
         **({"source": source} if source else {}),
         "columns": table.columns,
         **({"categories": table.categories} if table.categories else {}),
+        **({"attributes": table.attributes} if table.attributes else {}),
         "seq_len": cfg.seq_len,
         "stride": cfg.stride,
         "split": cfg.split,
@@ -60,6 +64,48 @@ def prepare(cfg: DataConfig, out_dir: str | Path, source: str | None = None) -> 
     return stats
 
 
+def _prepare_sequences(cfg: DataConfig, table, out_dir: str | Path, source: str | None) -> dict:
+    """Sequences mode: each entity (or piece of one) a sequence of its own length, split whole at random."""
+    starts, lengths = sequence_pieces(table.lengths, cfg)
+    splits, split_lengths = split_sequences(starts, lengths, cfg)
+    train_rows = covered(splits.train, split_lengths.train, len(table.values))
+    columns = table.columns + [LENGTH_COLUMN, VALID_COLUMN]
+    scaler = MinMaxScaler.fit(table.values[train_rows], columns, table.categories, table.attributes + [LENGTH_COLUMN], cfg.max_len)
+    low, high = list(scaler.data_min), list(scaler.data_max)
+    low[-2], high[-2] = float(split_lengths.train.min()), float(split_lengths.train.max())  # `_length`, as an attribute
+    scaler = replace(scaler, data_min=low, data_max=high)
+    series = scaler.transform_leading(table.values).astype(np.float32)
+    stats = {
+        **table.report,
+        **({"source": source} if source else {}),
+        "mode": "sequences",
+        "columns": columns,
+        **({"categories": table.categories} if table.categories else {}),
+        "attributes": table.attributes,
+        "seq_len": cfg.max_len,
+        "max_len": cfg.max_len,
+        "min_len": cfg.min_len,
+        "split": cfg.split,
+        "sequences_per_split": {name: int(len(idx)) for name, idx in splits.as_dict().items()},
+        "windows": {name: int(len(idx)) for name, idx in splits.as_dict().items()},
+        "lengths": {name: {"min": int(v.min()), "mean": round(float(v.mean()), 3), "max": int(v.max())} if len(v) else None
+                    for name, v in split_lengths.as_dict().items()},
+        "sha256": {
+            "series": hashlib.sha256(series.tobytes()).hexdigest(),
+            **{name: hashlib.sha256(idx.astype(np.int64).tobytes() + n.astype(np.int64).tobytes()).hexdigest()
+               for (name, idx), n in zip(splits.as_dict().items(), split_lengths.as_dict().values())},
+        },
+    }
+    with atomic_dir(out_dir) as tmp:
+        np.save(tmp / SERIES_FILE, series)
+        for (name, idx), n in zip(splits.as_dict().items(), split_lengths.as_dict().values()):
+            np.save(tmp / f"{name}_starts.npy", idx.astype(np.int64))
+            np.save(tmp / f"{name}_lengths.npy", n.astype(np.int64))
+        scaler.save(tmp / SCALER_FILE)
+        (tmp / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n")
+    return stats
+
+
 @dataclass
 class Prepared:
     """Prepared data as later stages see it: windows are gathered on demand from the scaled series."""
@@ -68,6 +114,11 @@ class Prepared:
     starts: dict[str, np.ndarray]
     scaler: MinMaxScaler
     stats: dict
+    lengths: dict[str, np.ndarray] | None = None  # sequences mode: each sequence's length, per split
+
+    @property
+    def sequences(self) -> bool:
+        return self.lengths is not None
 
     @property
     def seq_len(self) -> int:
@@ -75,18 +126,33 @@ class Prepared:
 
     @property
     def dim(self) -> int:
-        return int(self.series.shape[1])
+        """Columns the networks see (sequences mode adds `_length` and `_valid` to the series')."""
+        return len(self.scaler.columns)
 
     @property
     def columns(self) -> list[str]:
         return list(self.scaler.columns)
 
+    def attribute_vectors(self, split: str) -> np.ndarray:
+        """(windows, attribute columns) of a split: each window's entity attributes, scaled (static: its first row's);
+        in sequences mode with the scaled length last."""
+        vectors = np.asarray(self.series[self.starts[split], self.scaler.feature_width:], dtype=np.float64)
+        if not self.sequences:
+            return vectors
+        low, high = self.scaler.data_min[-2], self.scaler.data_max[-2]
+        scaled = (self.lengths[split] - low) / (high - low if high > low else 1.0)
+        return np.concatenate([vectors, scaled[:, None]], axis=1)
+
     def windows(self, split: str, limit: int | None = None, seed: int = 0) -> np.ndarray:
-        """Windows of a split, (n, seq_len, dim); a seeded random subset of `limit` when there are more."""
-        idx = self.starts[split]
+        """Windows of a split, (n, seq_len, dim); a seeded random subset of `limit` when there are more. In
+        sequences mode each sequence padded to max_len, with `_length` and `_valid`."""
+        idx = np.arange(len(self.starts[split]))
         if limit is not None and len(idx) > limit:
             idx = np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
-        return gather_windows(self.series, idx, self.seq_len)
+        if self.sequences:
+            return gather_sequences(self.series, self.starts[split][idx], self.lengths[split][idx], self.seq_len,
+                                    self.scaler.data_min[-2], self.scaler.data_max[-2])
+        return gather_windows(self.series, self.starts[split][idx], self.seq_len)
 
 
 def load_prepared(directory: str | Path) -> Prepared:
@@ -101,6 +167,8 @@ def load_prepared(directory: str | Path) -> Prepared:
         starts = {s: np.load(directory / f"{s}_starts.npy", allow_pickle=False) for s in SPLITS}
         stats = json.loads((directory / STATS_FILE).read_text())
         scaler = MinMaxScaler.load(directory / SCALER_FILE)
+        lengths = ({s: np.load(directory / f"{s}_lengths.npy", allow_pickle=False) for s in SPLITS}
+                   if stats.get("mode") == "sequences" else None)
     except (ValueError, OSError) as exc:  # damaged .npy or JSON
         raise RganError(f"prepared data in {directory} is damaged ({exc}): run `rgan prepare` again") from None
-    return Prepared(series=series, starts=starts, scaler=scaler, stats=stats)
+    return Prepared(series=series, starts=starts, scaler=scaler, stats=stats, lengths=lengths)

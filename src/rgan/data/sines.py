@@ -29,12 +29,16 @@ def make_sines(cfg: SinesConfig) -> pd.DataFrame:
     return table
 
 
-def write_sines(cfg: SinesConfig, out: str | Path) -> Path:
+def write_table(table: pd.DataFrame, out: str | Path) -> Path:
+    """A built-in dataset to CSV (by the suffix) or Parquet, atomically."""
     out = Path(out)
-    table = make_sines(cfg)
     with atomic_path(out) as tmp:
         if out.suffix == ".csv":
             table.to_csv(tmp, index=False)
         else:
             table.to_parquet(tmp, index=False)
     return out
+
+
+def write_sines(cfg: SinesConfig, out: str | Path) -> Path:
+    return write_table(make_sines(cfg), out)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.stats import wasserstein_distance
 from sklearn.neighbors import NearestNeighbors
 
 
-def marginal_distance(real: np.ndarray, synthetic: np.ndarray) -> float:
+def _steps(windows: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """(steps, columns): every step pooled, or only the valid ones (sequences mode)."""
+    flat = windows.reshape(-1, windows.shape[2])
+    return flat if valid is None else flat[np.asarray(valid).reshape(-1)]
+
+
+def marginal_distance(real: np.ndarray, synthetic: np.ndarray, real_valid: np.ndarray | None = None,
+                      synthetic_valid: np.ndarray | None = None) -> float:
     """Wasserstein-1 between each feature's marginal distribution (all steps pooled), averaged over features."""
-    return float(np.mean([wasserstein_distance(real[:, :, f].ravel(), synthetic[:, :, f].ravel()) for f in range(real.shape[2])]))
+    r, s = _steps(real, real_valid), _steps(synthetic, synthetic_valid)
+    return float(np.mean([wasserstein_distance(r[:, f], s[:, f]) for f in range(real.shape[2])]))
 
 
 def autocorrelation(windows: np.ndarray, lags: int) -> np.ndarray:
@@ -19,7 +29,8 @@ def autocorrelation(windows: np.ndarray, lags: int) -> np.ndarray:
     centred = windows - windows.mean(axis=1, keepdims=True)
     variance = (centred**2).sum(axis=1)  # (n, features)
     out = np.empty((lags, windows.shape[2]))
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a feature constant in every window: NaN, left out below
         for lag in range(1, lags + 1):
             cov = (centred[:, :-lag] * centred[:, lag:]).sum(axis=1)
             out[lag - 1] = np.nanmean(np.where(variance > 0, cov / variance, np.nan), axis=0)
@@ -42,13 +53,15 @@ def memorization_ratio(train: np.ndarray, real_test: np.ndarray, synthetic: np.n
     return float(np.median(synth_d) / max(np.median(test_d), 1e-12))
 
 
-def category_frequencies(windows: np.ndarray, groups) -> list[np.ndarray]:
-    """Each categorical column's share of steps per category (all steps pooled), from its one-hot block."""
-    return [windows[:, :, a:b].reshape(-1, b - a).mean(axis=0) for a, b in groups]
+def category_frequencies(windows: np.ndarray, groups, valid: np.ndarray | None = None) -> list[np.ndarray]:
+    """Each categorical column's share of steps per category (all, or the valid, steps pooled), from its one-hot block."""
+    steps = _steps(windows, valid)
+    return [steps[:, a:b].mean(axis=0) for a, b in groups]
 
 
-def category_distance(real: np.ndarray, synthetic: np.ndarray, groups) -> float:
+def category_distance(real: np.ndarray, synthetic: np.ndarray, groups, real_valid: np.ndarray | None = None,
+                      synthetic_valid: np.ndarray | None = None) -> float:
     """Total variation between the real and synthetic category frequencies, averaged over categorical columns:
     0 when every category is as frequent as in the real data, 1 when none of the same categories appear."""
-    pairs = zip(category_frequencies(real, groups), category_frequencies(synthetic, groups))
+    pairs = zip(category_frequencies(real, groups, real_valid), category_frequencies(synthetic, groups, synthetic_valid))
     return float(np.mean([0.5 * np.abs(r - s).sum() for r, s in pairs]))

@@ -12,7 +12,8 @@ from rgan.config import Params
 from rgan.data.prepare import load_prepared
 from rgan.device import resolve_device
 from rgan.errors import RganError
-from rgan.evaluation import distances, floor, parallel, plots, posthoc, reference
+from rgan.evaluation import conditions, distances, floor, parallel, plots, posthoc, reference
+from rgan.data.sequences import LENGTH_COLUMN
 from rgan.evaluation.parallel import one_thread
 from rgan.sampling import load_generator
 
@@ -31,7 +32,8 @@ def _ratios(metrics: dict, n_test: int, n_train: int) -> dict:
     return {name: {k: round(float(v), 4) for k, v in value.items()} for name, value in out.items()}
 
 
-def _posthoc_tasks(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], references: bool, device) -> list:
+def _posthoc_tasks(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], references: bool, device,
+                   target: int | None = None, masked: bool = False) -> list:
     """The post-hoc trainings: per score, one grouped model (rgan.evaluation.posthoc) whose members are the repeats
     on synthetic windows and, unless cached, the real-data references (the same classifier and seeds with real
     training windows in place of synthetic ones). The longest first."""
@@ -39,8 +41,8 @@ def _posthoc_tasks(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.
     stand_ins = [floor.real_reference(train, len(test), seed=seed) for seed in seeds] if references else []
     trains = synthetic + ([train] * cfg.repeats if references else [])
     member_seeds = seeds * (2 if references else 1)
-    common = dict(batch_size=cfg.batch_size, seeds=member_seeds, device=device)
-    return [("predictive", posthoc.predictive_scores, (trains, test, cfg.predictive_iterations), common),
+    common = dict(batch_size=cfg.batch_size, seeds=member_seeds, device=device, masked=masked)
+    return [("predictive", posthoc.predictive_scores, (trains, test, cfg.predictive_iterations), {**common, "target": target}),
             ("discriminative", posthoc.discriminative_scores, (test, synthetic + stand_ins, cfg.discriminative_iterations), common)]
 
 
@@ -72,7 +74,10 @@ def evaluate(
     entry = reference.key(prepared.stats, cfg, device.type, MAX_TRAIN_WINDOWS)
     cached = reference.load(entry, cfg.repeats)
     reference_state = "computed" if cached is None else "cached"
-    tasks = _posthoc_tasks(cfg, test, train, synthetic, references=cached is None, device=device)
+    # the forecast target: the last feature (not an attribute, constant in a window, nor `_valid`)
+    target = prepared.scaler.feature_width - 1 if prepared.dim != prepared.scaler.feature_width else None
+    tasks = _posthoc_tasks(cfg, test, train, synthetic, references=cached is None, device=device, target=target,
+                           masked=prepared.sequences)
     shown = min(cfg.plot_samples, len(test))
     if plots_dir is not None:  # t-SNE is the one slow figure: computed beside the trainings
         tasks.append(("tsne", plots.tsne_coordinates, (test[:shown], synthetic[0][:shown]), dict(seed=cfg.seed)))
@@ -84,25 +89,49 @@ def evaluate(
         cached = {"discriminative_floor": results["discriminative"][repeats:], "predictive_real": results["predictive"][repeats:]}
         reference.store(entry, cached)
     scores.update(cached)
+    features = prepared.scaler.feature_width  # attributes are constant within a window: no autocorrelation
+    valid = (lambda w: w[..., -1] > 0.5) if prepared.sequences else (lambda w: None)  # sequences mode: valid steps only
+    # sequences mode: autocorrelation over the steps every test sequence has
+    steps = int(prepared.lengths["test"].min()) if prepared.sequences else prepared.seq_len
     for synth in synthetic:
-        scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth))
-        scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(test, synth, cfg.acf_lags))
+        scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth, valid(test), valid(synth)))
+        scores.setdefault("autocorr_diff", []).append(
+            distances.autocorrelation_difference(test[:, :steps, :features], synth[:, :steps, :features], cfg.acf_lags))
         scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train, test, synth))
     groups = prepared.scaler.groups
     if groups:
-        scores["category_tv"] = [distances.category_distance(test, synth, groups) for synth in synthetic]
+        scores["category_tv"] = [distances.category_distance(test, synth, groups, valid(test), valid(synth)) for synth in synthetic]
+    attributes = [field for field in prepared.scaler.attribute_fields if field[0] != LENGTH_COLUMN]
+    first = prepared.scaler.feature_width
+    if attributes:
+        fields = [(a, b, categorical) for _, a, b, categorical in attributes]
+        scores["attribute_distance"] = [conditions.attribute_distance(test[:, 0, first:], s[:, 0, first:], fields) for s in synthetic]
+    if prepared.sequences:
+        scores["length_w1"] = [conditions.length_distance(test, s) for s in synthetic]
 
     order = ("discriminative", "discriminative_floor", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio",
-             *(("category_tv",) if groups else ()))
+             *(("category_tv",) if groups else ()), *(("attribute_distance",) if attributes else ()),
+             *(("length_w1",) if prepared.sequences else ()))
     metrics: dict = {name: {"mean": round(float(np.mean(scores[name])), 6), "std": round(float(np.std(scores[name])), 6)} for name in order}
     metrics.update(_ratios(metrics, n_test=len(test), n_train=len(train)))
     metrics["memorization_pass"] = bool(metrics["memorization_ratio"]["mean"] >= cfg.memorization_threshold)
     if groups:  # the shares behind category_tv, per column and label: real test windows against the first repeat
-        real_freq, synth_freq = (distances.category_frequencies(w, groups) for w in (test, synthetic[0]))
+        real_freq, synth_freq = (distances.category_frequencies(w, groups, valid(w)) for w in (test, synthetic[0]))
         metrics["category_frequencies"] = {
             column: {str(label): {"real": round(float(r), 6), "synthetic": round(float(f), 6)} for label, r, f in zip(labels, rs, fs)}
-            for (column, labels), rs, fs in zip(prepared.scaler.categories.items(), real_freq, synth_freq)
+            for column, rs, fs in zip(prepared.scaler.categorical_features, real_freq, synth_freq)
+            for labels in [prepared.scaler.categories[column]]
         }
+    if prepared.sequences:  # lengths per label of each categorical attribute: real test sequences against the first repeat
+        metrics["length_w1_by"] = conditions.length_distance_by(test, synthetic[0], first, prepared.scaler)
+    categorical_attributes = [(name, (a, b)) for name, a, b, categorical in attributes if categorical]
+    if categorical_attributes:  # generated with the test windows' own attributes, judged by a real-data classifier
+        with one_thread():
+            conditioned = generator.sample_scaled(len(test), seed=cfg.seed + 3_000_017,
+                                                  vectors=test[:, 0, first:first + prepared.scaler.attribute_width])
+        metrics["condition_accuracy"] = conditions.condition_accuracy(
+            train, test, conditioned, first, [block for _, block in categorical_attributes],
+            [name for name, _ in categorical_attributes], cfg.seed)
     metrics["windows"] = int(len(test))
     metrics["repeats"] = cfg.repeats
 

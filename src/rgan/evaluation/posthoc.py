@@ -3,7 +3,10 @@
 - discriminative: a 1-layer GRU classifier (hidden = max(1, dim // 2)) learns to tell real from synthetic
   windows on 80% of each; score = |test accuracy - 0.5| (0 is best).
 - predictive (train on synthetic, test on real): a 1-layer GRU predicts the last feature one step ahead
-  from the other features; score = mean absolute error on real windows (lower is better).
+  from the other columns; score = mean absolute error on real windows (lower is better).
+
+Sequences mode (`masked`: the last column is `_valid`, 1 on a sequence's steps, 0 on its padding): the classifier
+reads its output at each sequence's last step, and the forecaster is trained and scored on valid steps only.
 
 Several scorings of the same kind (the repeats of an evaluation) train as one grouped model: one GRU whose weights
 are block-diagonal, one block per member, so the members never see each other (their cross-weights are zero and
@@ -98,8 +101,20 @@ def _split(n: int, rng: np.random.Generator, train_fraction: float = 0.8) -> tup
     return order[:cut], order[cut:]
 
 
+def _last_steps(batch: torch.Tensor, masked: bool) -> torch.Tensor:
+    """Each row's last step: the final one, or in sequences mode the last valid one."""
+    if not masked:
+        return torch.full((batch.shape[0],), batch.shape[1] - 1, device=batch.device)
+    return (batch[..., -1].sum(dim=1).long() - 1).clamp(min=0)
+
+
+def _at(outputs: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """outputs (rows, seq_len[, members]) at each row's step."""
+    return outputs[torch.arange(len(steps), device=outputs.device), steps]
+
+
 def discriminative_scores(real: np.ndarray, others: Sequence[np.ndarray], iterations: int, batch_size: int,
-                          seeds: Sequence[int], device: torch.device) -> list[float]:
+                          seeds: Sequence[int], device: torch.device, masked: bool = False) -> list[float]:
     """`discriminative_score(real, others[i], seed=seeds[i])` for every i, trained as one grouped model."""
     rngs = [np.random.default_rng(seed) for seed in seeds]
     real_t = torch.tensor(real, dtype=torch.float32, device=device)
@@ -117,8 +132,9 @@ def discriminative_scores(real: np.ndarray, others: Sequence[np.ndarray], iterat
             r = real_t[real_train[rng.integers(len(real_train), size=batch_size)]]
             s = o[other_train[rng.integers(len(other_train), size=batch_size)]]
             batches.append(torch.cat([r, s]))
-        logits = model(torch.cat(batches, dim=2))[:, -1, :]  # (2 * batch, members)
-        loss = sum(F.binary_cross_entropy_with_logits(logits[:, i], labels) for i in range(len(seeds)))
+        outputs = model(torch.cat(batches, dim=2))  # (2 * batch, seq_len, members)
+        loss = sum(F.binary_cross_entropy_with_logits(_at(outputs[:, :, i], _last_steps(b, masked)), labels)
+                   for i, b in enumerate(batches))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -126,7 +142,8 @@ def discriminative_scores(real: np.ndarray, others: Sequence[np.ndarray], iterat
     with torch.no_grad():
         for i, (o, ((_, real_test), (_, other_test))) in enumerate(zip(other_t, splits)):
             head = model.member(i)
-            correct = (head(real_t[real_test])[:, -1] > 0).sum() + (head(o[other_test])[:, -1] <= 0).sum()
+            r, s = real_t[real_test], o[other_test]
+            correct = (_at(head(r), _last_steps(r, masked)) > 0).sum() + (_at(head(s), _last_steps(s, masked)) <= 0).sum()
             scores.append(abs(correct.item() / (len(real_test) + len(other_test)) - 0.5))
     return scores
 
@@ -136,31 +153,39 @@ def discriminative_score(real: np.ndarray, synthetic: np.ndarray, iterations: in
     return discriminative_scores(real, [synthetic], iterations, batch_size, [seed], device)[0]
 
 
-def _predictive_xy(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs: the other features at steps 0..T-2; target: the last feature at steps 1..T-1.
-    With a single feature the model sees that feature itself (plain one-step-ahead forecasting)."""
-    inputs = windows[:, :-1, :-1] if windows.shape[2] > 1 else windows[:, :-1, :]
-    return inputs, windows[:, 1:, -1]
+def _predictive_xy(windows: torch.Tensor, target: int | None = None, masked: bool = False) -> tuple[torch.Tensor, ...]:
+    """Inputs: the other columns at steps 0..T-2; target: column `target` (default the last) at steps 1..T-1; the
+    weight of each target step (1, or in sequences mode whether it is a valid step). With a single column the model
+    sees that column itself (plain one-step-ahead forecasting)."""
+    target = windows.shape[2] - 1 if target is None else target
+    others = [c for c in range(windows.shape[2]) if c != target]
+    inputs = windows[:, :-1, others] if others else windows[:, :-1, :]
+    weights = windows[:, 1:, -1] if masked else torch.ones_like(windows[:, 1:, target])
+    return inputs, windows[:, 1:, target], weights
+
+
+def _l1(out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, masked: bool) -> torch.Tensor:
+    return F.l1_loss(out, y) if not masked else ((out - y).abs() * weights).sum() / weights.sum()
 
 
 def predictive_scores(trains: Sequence[np.ndarray], test_windows: np.ndarray, iterations: int, batch_size: int,
-                      seeds: Sequence[int], device: torch.device) -> list[float]:
+                      seeds: Sequence[int], device: torch.device, target: int | None = None, masked: bool = False) -> list[float]:
     """`predictive_score(trains[i], test_windows, seed=seeds[i])` for every i, trained as one grouped model."""
     rngs = [np.random.default_rng(seed) for seed in seeds]
-    data = [_predictive_xy(torch.tensor(t, dtype=torch.float32, device=device)) for t in trains]
-    x_test, y_test = _predictive_xy(torch.tensor(test_windows, dtype=torch.float32, device=device))
+    data = [_predictive_xy(torch.tensor(t, dtype=torch.float32, device=device), target, masked) for t in trains]
+    x_test, y_test, w_test = _predictive_xy(torch.tensor(test_windows, dtype=torch.float32, device=device), target, masked)
     heads = [_seeded_head(data[0][0].shape[2], _hidden(test_windows.shape[2]), seed) for seed in seeds]
     model = GroupedHeads(heads, device)
     opt = torch.optim.Adam(model.parameters())
     for _ in range(iterations):
-        picks = [torch.as_tensor(rng.integers(len(x), size=batch_size), device=device) for rng, (x, _) in zip(rngs, data)]
-        out = torch.sigmoid(model(torch.cat([x[pick] for pick, (x, _) in zip(picks, data)], dim=2)))
-        loss = sum(F.l1_loss(out[:, :, i], y[pick]) for i, (pick, (_, y)) in enumerate(zip(picks, data)))
+        picks = [torch.as_tensor(rng.integers(len(x), size=batch_size), device=device) for rng, (x, _, _) in zip(rngs, data)]
+        out = torch.sigmoid(model(torch.cat([x[pick] for pick, (x, _, _) in zip(picks, data)], dim=2)))
+        loss = sum(_l1(out[:, :, i], y[pick], w[pick], masked) for i, (pick, (_, y, w)) in enumerate(zip(picks, data)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return [F.l1_loss(torch.sigmoid(model.member(i)(x_test)), y_test).item() for i in range(len(seeds))]
+        return [_l1(torch.sigmoid(model.member(i)(x_test)), y_test, w_test, masked).item() for i in range(len(seeds))]
 
 
 def predictive_score(train_windows: np.ndarray, test_windows: np.ndarray, iterations: int, batch_size: int, seed: int,

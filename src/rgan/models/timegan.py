@@ -26,7 +26,7 @@ class RecurrentMap(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.rnn(x)[0])
-        return out.squeeze(-1) if self.logits else unit_outputs(out, self.groups)
+        return out.squeeze(-1) if self.logits else unit_outputs(out, self.groups, hard=self.training)
 
 
 class TimeGanSampler(nn.Module):

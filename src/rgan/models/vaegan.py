@@ -25,7 +25,7 @@ class VaeDecoder(nn.Module):
         return torch.randn(n, seq_len, self.latent_dim, generator=generator, device=device)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return unit_outputs(self.head(self.rnn(z)[0]), self.groups)
+        return unit_outputs(self.head(self.rnn(z)[0]), self.groups, hard=self.training)
 
 
 class VaeEncoder(nn.Module):

@@ -27,16 +27,24 @@ def _label_type(labels: list) -> str:
     return "long" if all(isinstance(v, int) for v in labels) else "string"
 
 
-def signature(columns: list[str], categories: dict[str, list] | None = None):
-    """Numeric `columns` are doubles; each categorical column holds its labels (text, whole numbers or booleans)."""
+def signature(columns: list[str], categories: dict[str, list] | None = None, attributes: list[str] = ()):
+    """Output `columns` are doubles, except categorical ones (`categories`), which hold their labels (text, whole
+    numbers or booleans). Each attribute is also an optional input column and param: a condition."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-    labelled = [ColSpec(_label_type(labels), c) for c, labels in (categories or {}).items()]
+    categories = categories or {}
+
+    def type_of(column: str) -> str:
+        return _label_type(categories[column]) if column in categories else "double"
+
+    values = [ColSpec(type_of(c), c) for c in columns]
+    conditions = [ColSpec(type_of(a), a, required=False) for a in attributes]
     return ModelSignature(
-        inputs=Schema([ColSpec("long", "n", required=False), ColSpec("long", "seed", required=False)]),
-        outputs=Schema([ColSpec("long", SEQUENCE_ID), ColSpec("long", STEP)] + [ColSpec("double", c) for c in columns] + labelled),
-        params=ParamSchema([ParamSpec("n", "long", None), ParamSpec("seed", "long", 0), ParamSpec("seq_len", "long", None)]),
+        inputs=Schema([ColSpec("long", "n", required=False), ColSpec("long", "seed", required=False), *conditions]),
+        outputs=Schema([ColSpec("long", SEQUENCE_ID), ColSpec("long", STEP)] + values),
+        params=ParamSchema([ParamSpec("n", "long", None), ParamSpec("seed", "long", 0), ParamSpec("seq_len", "long", None),
+                            *(ParamSpec(a, type_of(a), None) for a in attributes)]),
     )
 
 
@@ -58,7 +66,7 @@ def log_generator(run_id: str, generator_path: str | Path, metadata: dict) -> tu
                 python_model=str(MODEL_CODE),
                 artifacts={GENERATOR_ARTIFACT: str(generator_path)},
                 code_paths=[str(code)],
-                signature=signature(generator.scaler.numeric_columns, generator.scaler.categories),
+                signature=signature(generator.output_columns, generator.scaler.categories, generator.scaler.attributes),
                 input_example=pd.DataFrame({"n": [2], "seed": [0]}),
                 pip_requirements=pip_requirements(),
                 metadata={**metadata, "columns": generator.output_columns, "seq_len": generator.seq_len},

@@ -8,24 +8,35 @@ import torch
 import torch.nn.functional as F
 
 
-def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(
-        real_logits, torch.ones_like(real_logits)
-    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+# `mask` (batch, seq_len), sequences mode: 1 on a sequence's steps, 0 on its padding, which no loss reads.
 
 
-def bce_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+def _mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return values.mean() if mask is None else (values * mask).sum() / mask.sum()
+
+
+def _bce(logits: torch.Tensor, target: float, mask: torch.Tensor | None) -> torch.Tensor:
+    if mask is None:  # as it always was, bit for bit
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+    return _mean(F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none"), mask)
+
+
+def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    return _bce(real_logits, 1.0, mask) + _bce(fake_logits, 0.0, mask)
+
+
+def bce_generator_loss(fake_logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Non-saturating: maximise log D(G(z)) rather than minimise log(1 - D(G(z)))."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    return _bce(fake_logits, 1.0, mask)
 
 
-def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Wasserstein critic loss; a sequence's score is the mean of its per-step outputs."""
-    return fake_scores.mean() - real_scores.mean()
+    return _mean(fake_scores, mask) - _mean(real_scores, mask)
 
 
-def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    return -fake_scores.mean()
+def wgan_generator_loss(fake_scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    return -_mean(fake_scores, mask)
 
 
 def gradient_penalty(

@@ -55,6 +55,11 @@ class AdversarialObjective:
         self.amp_dtype = AMP_DTYPES[train_cfg.precision]  # None: full precision
         # fp16 needs its gradients scaled (bf16 has fp32's range); one scaler, updated after every optimiser step
         self.scaler = torch.amp.GradScaler(device.type) if train_cfg.precision == "fp16" else None
+        self.masked = False  # sequences mode: the data's last column is `_valid`, the mask of every loss
+
+    def _mask(self, batch: torch.Tensor) -> torch.Tensor | None:
+        """(batch, seq_len): 1 on a sequence's steps, 0 on its padding; None when nothing is padded."""
+        return batch[..., -1] if self.masked else None
 
     def autocast(self):
         """Where the networks run forward: in `train.precision` (the trainer wraps each step in it)."""
@@ -101,8 +106,8 @@ class AdversarialObjective:
         if self.wasserstein:
             with self._full_precision():  # a second derivative: in fp32
                 gp = losses.gradient_penalty(discriminator, real.float(), fake.float(), generator=rng)
-            return losses.critic_loss(real_out, fake_out) + self.cfg.gp_lambda * gp, gp
-        return losses.bce_discriminator_loss(real_out, fake_out), gp
+            return losses.critic_loss(real_out, fake_out, self._mask(real)) + self.cfg.gp_lambda * gp, gp
+        return losses.bce_discriminator_loss(real_out, fake_out, self._mask(real)), gp
 
     def _discriminator_steps(self, discriminator: nn.Module, optimizer, next_batch: Callable[[], torch.Tensor],
                              fake_from: Callable[[torch.Tensor], torch.Tensor], rng: torch.Generator):
@@ -115,8 +120,8 @@ class AdversarialObjective:
             d_norm = self._descend(optimizer, d_loss)
         return real, d_loss, gp, real_out, fake_out, d_norm
 
-    def _generator_adversarial_loss(self, fake_out: torch.Tensor) -> torch.Tensor:
-        return losses.wgan_generator_loss(fake_out) if self.wasserstein else losses.bce_generator_loss(fake_out)
+    def _generator_adversarial_loss(self, fake_out: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return losses.wgan_generator_loss(fake_out, mask) if self.wasserstein else losses.bce_generator_loss(fake_out, mask)
 
     def _parts(self) -> dict:
         """Name -> network, optimiser or weight average (None when off): what a checkpoint holds."""
@@ -158,26 +163,43 @@ class AdversarialObjective:
 
 
 class RecurrentGanObjective(AdversarialObjective):
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = ()):
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = (),
+                 conditions: int = 0, masked: bool = False):
         super().__init__(train_cfg, device)
-        self.generator, self.discriminator = (m.to(device) for m in build_models(model_cfg, dim, groups))
+        self.conditions = conditions
+        self.masked = masked
+        self.generator, self.discriminator = (m.to(device) for m in build_models(model_cfg, dim, groups, conditions))
         self.ema = self._average(self.generator)
         self.g_opt = self._adam([self.generator], train_cfg.g_lr)
         self.d_opt = self._adam([self.discriminator], train_cfg.d_lr)
 
     def _noise(self, like: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        return self.generator.noise(like.shape[0], like.shape[1], generator=rng, device=self.device)
+        """Noise for a fake batch beside the real batch `like`; conditioned on its attributes (its last columns: at
+        every step, so in sequences mode on its `_length` and `_valid` too)."""
+        z = self.generator.noise(like.shape[0], like.shape[1], generator=rng, device=self.device)
+        return torch.cat([z, like[..., -self.conditions:].to(z.dtype)], dim=-1) if self.conditions else z
+
+    def _fake(self, like: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """A generated batch beside `like`, zero on `like`'s padding as real data is."""
+        fake = self.generator(self._noise(like, rng))
+        return fake * like[..., -1:] if self.masked else fake
+
+    def _real(self, next_batch: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+        """Real batches, zero on their padding whatever was there: padded steps never reach a network."""
+        if not self.masked:
+            return next_batch
+        return lambda: (lambda real: torch.where(real[..., -1:] > 0, real, torch.zeros_like(real)))(next_batch())
 
     def step(self, next_batch: Callable[[], torch.Tensor], rng: torch.Generator) -> dict[str, torch.Tensor]:
         """One training iteration; returns detached scalars (no host sync, so logging decides when to read)."""
         real, d_loss, gp, real_out, fake_out, d_norm = self._discriminator_steps(
-            self.discriminator, self.d_opt, next_batch, lambda real: self.generator(self._noise(real, rng)), rng)
+            self.discriminator, self.d_opt, self._real(next_batch), lambda real: self._fake(real, rng), rng)
 
         # The discriminator's weight gradients are not needed for the generator step.
         self.discriminator.requires_grad_(False)
-        fake_g = self.generator(self._noise(real, rng))
+        fake_g = self._fake(real, rng)
         fake_out_g = self.discriminator(fake_g)
-        g_loss = self._generator_adversarial_loss(fake_out_g)
+        g_loss = self._generator_adversarial_loss(fake_out_g, self._mask(real))
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
         g_norm = self._descend(self.g_opt, g_loss)

@@ -27,6 +27,7 @@ from rgan.config import Params
 from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
 from rgan.errors import RganError
+from rgan.models.attributes import AttributeModel
 from rgan.notes import plain
 from rgan.stages import TRAIN
 from rgan.training import checkpoint
@@ -97,10 +98,21 @@ class _BatchSampler:
         self.batch_size = batch_size
         self.device = device
         self.rng = torch.Generator(device=device).manual_seed(seed)
+        self.lengths = None
+        if prepared.sequences:  # padded sequences with `_length` and `_valid`, as Prepared.windows gathers them
+            self.lengths = torch.from_numpy(prepared.lengths["train"]).to(device)
+            low, high = prepared.scaler.data_min[-2], prepared.scaler.data_max[-2]
+            self.scaled_lengths = ((self.lengths - low) / (high - low if high > low else 1.0)).float()
 
     def __call__(self) -> torch.Tensor:
         pick = torch.randint(len(self.starts), (self.batch_size,), generator=self.rng, device=self.device)
-        return self.series[self.starts[pick, None] + self.offsets]  # rows (batch, seq_len) of the series
+        if self.lengths is None:
+            return self.series[self.starts[pick, None] + self.offsets]  # rows (batch, seq_len) of the series
+        rows = (self.starts[pick, None] + self.offsets).clamp(max=len(self.series) - 1)
+        valid = self.offsets[None, :] < self.lengths[pick, None]
+        values = torch.where(valid[..., None], self.series[rows], 0.0)
+        length = torch.where(valid, self.scaled_lengths[pick, None], 0.0)
+        return torch.cat([values, length[..., None], valid[..., None].float()], dim=2)
 
 
 class _LiveLog:
@@ -231,6 +243,9 @@ def generator_payload(objective: AdversarialObjective, params: Params, prepared:
         "scaler": prepared.scaler.to_dict(),
         "trained_steps": step,
         "train": params.train.model_dump(),
+        # the attributes' joint distribution, for sampling without (or with some) conditions
+        **({"attributes": AttributeModel.fit(prepared.attribute_vectors("train"), prepared.scaler.attribute_groups).to_dict()}
+           if prepared.scaler.attributes else {}),
     }
 
 
@@ -273,7 +288,8 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
     threads = set_threads(cfg.threads)  # train.threads, else the CPU quota (a container's or pod's CPU limit)
 
     torch.manual_seed(cfg.seed)  # model initialisation
-    objective = build_objective(params.model, cfg, prepared.dim, device, prepared.scaler.groups)
+    objective = build_objective(params.model, cfg, prepared.dim, device, prepared.scaler.groups,
+                                conditions=prepared.dim - prepared.scaler.feature_width, masked=prepared.sequences)
     if cfg.compile:
         objective.compile()
     sampler = _BatchSampler(prepared, cfg.batch_size, device, seed=cfg.seed)

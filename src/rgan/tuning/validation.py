@@ -36,7 +36,7 @@ def floor_scores(params: Params, prepared: Prepared, repeats: int) -> list[float
     seeds = [cfg.seed + r for r in range(repeats)]
     with one_thread():  # the repeats as one grouped classifier (rgan.evaluation.posthoc)
         return posthoc.discriminative_scores(val, [floor.real_reference(train, len(val), seed) for seed in seeds],
-                                             cfg.discriminative_iterations, cfg.batch_size, seeds, device)
+                                             cfg.discriminative_iterations, cfg.batch_size, seeds, device, masked=prepared.sequences)
 
 
 def score(params: Params, prepared: Prepared, generator_path: str | Path, floors: list[float]) -> dict:
@@ -51,7 +51,8 @@ def score(params: Params, prepared: Prepared, generator_path: str | Path, floors
     seeds = [cfg.seed + r for r in range(len(floors))]
     with one_thread():
         synthetic = [generator.sample_scaled(len(val), seed=SEED_OFFSET + seed) for seed in seeds]
-        scores = posthoc.discriminative_scores(val, synthetic, cfg.discriminative_iterations, cfg.batch_size, seeds, device)
+        scores = posthoc.discriminative_scores(val, synthetic, cfg.discriminative_iterations, cfg.batch_size, seeds, device,
+                                               masked=prepared.sequences)
     mean, floor_mean = float(np.mean(scores)), float(np.mean(floors))
     n_train = len(prepared.starts["train"])
     return {"discriminative": round(mean, 6), "floor": round(floor_mean, 6),
