@@ -127,7 +127,12 @@ def cmd_sample(args) -> None:
     from rgan.sampling import check_sample_bounds, output_kind, sample_to_file
 
     output_kind(args.out)  # before a model is downloaded
-    check_sample_bounds(args.n, args.seq_len, args.seed, args.threads)
+    if (args.n is None) == (args.conditions is None):
+        raise RganError("give -n (how many sequences) or --conditions FILE (one sequence per row), not both" if args.n is not None
+                        else "-n is required (how many sequences), unless --conditions FILE gives one sequence per row")
+    if args.conditions is not None and args.condition:
+        raise RganError("--condition and --conditions: give the conditions one way (a column of the file for all rows)")
+    check_sample_bounds(1 if args.n is None else args.n, args.seq_len, args.seed, args.threads)
     conditions = {}
     for text in args.condition:
         name, sep, value = text.partition("=")
@@ -145,11 +150,12 @@ def cmd_sample(args) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             path = download_generator(args.model, scratch)
             out = sample_to_file(path, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device, threads=args.threads,
-                                 conditions=conditions)
+                                 conditions=conditions, conditions_file=args.conditions)
     else:
         out = sample_to_file(args.generator, args.n, args.seed, args.out, seq_len=args.seq_len, device=args.device, threads=args.threads,
-                             conditions=conditions)
-    print(f"wrote {args.n} sequences to {out}", file=sys.stderr)
+                             conditions=conditions, conditions_file=args.conditions)
+    print(f"wrote {args.n} sequences to {out}" if args.n is not None else f"wrote one sequence per row of {args.conditions} to {out}",
+          file=sys.stderr)
 
 
 def cmd_register(args) -> None:
@@ -369,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--generator", default=TRAIN.path("--generator"), help=f"generator file (default: {TRAIN.path('--generator')})")
     source.add_argument("--model", help="an MLflow model instead, e.g. models:/rgan-generator@champion")
-    p.add_argument("-n", type=int, required=True, help="number of sequences")
+    p.add_argument("-n", type=int, default=None, help="number of sequences (required unless --conditions)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output file, .csv or .parquet")
     p.add_argument("--seq-len", type=int, default=None, help="steps per sequence (default: the training seq_len)")
@@ -377,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="CPU threads for generation (default 1: the fastest for these networks)")
     p.add_argument("--condition", action="append", default=[], metavar="ATTRIBUTE=VALUE",
                    help="fix an attribute of every sequence (repeatable); the others are drawn given it")
+    p.add_argument("--conditions", default=None, metavar="FILE",
+                   help="CSV with attribute columns: one sequence per row, on that row's conditions (empty cells drawn)")
     p.set_defaults(func=cmd_sample)
     return parser
 

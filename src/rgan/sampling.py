@@ -97,6 +97,53 @@ def parse_conditions(scaler: MinMaxScaler, attributes: AttributeModel | None, ra
     return Conditions(codes, values, given)
 
 
+MAX_CONDITION_ROWS = 1_000_000  # --conditions: rows (sequences) per file; larger requests are split
+
+
+@dataclass(frozen=True)
+class RowConditions:
+    """--conditions: each sequence's attribute vector (scaled, drawn given that row's values) and, per numeric
+    attribute column, the values given (NaN where drawn), written back exactly."""
+
+    vectors: np.ndarray
+    exact: dict[int, np.ndarray]
+
+
+def read_row_conditions(path: str | Path, loaded: "LoadedGenerator", seed: int) -> RowConditions:
+    """One sequence per row of a CSV whose columns are attributes; an empty cell is drawn given the row's others."""
+    path = Path(path)
+    flag = f"--conditions {path}"
+    if not path.is_file():
+        raise RganError(f"{flag}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=MAX_CONDITION_ROWS + 1)
+    except Exception as exc:  # an unreadable or empty file
+        raise RganError(f"{flag}: could not be read as CSV ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if loaded.attributes is None:
+        raise RganError(f"{flag}: this generator was trained without attributes (data.attribute_columns), so it takes no conditions")
+    unknown = [c for c in frame.columns if c not in loaded.scaler.attributes]
+    if unknown:
+        raise RganError(f"{flag}: column '{unknown[0]}' is not an attribute of this generator (attributes: {', '.join(loaded.scaler.attributes)})")
+    if len(frame) == 0:
+        raise RganError(f"{flag}: no rows (one row per sequence)")
+    if len(frame) > MAX_CONDITION_ROWS:
+        raise RganError(f"{flag}: more than {MAX_CONDITION_ROWS:,} rows; split it into several requests")
+    rng = np.random.default_rng([seed, ATTRIBUTE_SEED])
+    vectors = np.empty((len(frame), loaded.scaler.attribute_width))
+    numeric = [c for c in frame.columns if c not in loaded.scaler.categories]
+    exact = {loaded.scaler.columns.index(c): np.full(len(frame), np.nan) for c in numeric}
+    keys = [tuple(row) for row in frame.itertuples(index=False, name=None)]
+    for key in dict.fromkeys(keys):  # each distinct set of conditions once, in file order
+        rows = np.flatnonzero([k == key for k in keys])
+        given = {c: v for c, v in zip(frame.columns, key) if v.strip() != ""}
+        conditions = loaded.conditions(given, flag=f"{flag} row {rows[0] + 1}:")
+        vectors[rows] = loaded.attributes.sample(len(rows), rng, conditions.codes, conditions.values)
+        for c in numeric:
+            if c in conditions.given:
+                exact[loaded.scaler.columns.index(c)][rows] = conditions.given[c]
+    return RowConditions(vectors, exact)
+
+
 @dataclass
 class LoadedGenerator:
     network: torch.nn.Module  # the kind's sampler: noise() and forward()
@@ -165,14 +212,21 @@ class LoadedGenerator:
             yield harden(self.network(z.to(self.device)), self.scaler.groups).cpu().numpy()
 
     def iter_samples(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None,
-                     conditions: Conditions = NO_CONDITIONS) -> Iterator[np.ndarray]:
+                     conditions: Conditions = NO_CONDITIONS, per_row: "RowConditions | None" = None) -> Iterator[np.ndarray]:
         """`iter_scaled`'s chunks in the training data's original units (float64); a numeric condition exactly as
-        given (the network carries it in float32)."""
+        given (the network carries it in float32). `per_row`: each sequence's own conditions (--conditions)."""
         exact = {self.scaler.columns.index(k): v for k, v in conditions.given.items() if k not in self.scaler.categories}
-        for scaled in self.iter_scaled(n, seed, seq_len, chunk, conditions):
+        vectors = None if per_row is None else per_row.vectors
+        begin = 0
+        for scaled in self.iter_scaled(n, seed, seq_len, chunk, conditions, vectors=vectors):
             out = self.scaler.inverse_transform(scaled.astype(np.float64))
             for column, value in exact.items():
                 out[..., column] = value
+            if per_row is not None:
+                for column, values in per_row.exact.items():
+                    given = values[begin:begin + len(out)]
+                    out[..., column] = np.where(np.isnan(given)[:, None], out[..., column], given[:, None])
+            begin += len(out)
             yield out
 
     def sample_scaled(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None,
@@ -411,26 +465,32 @@ def _write_labelled(loaded: LoadedGenerator, chunks: Iterator[np.ndarray], path:
                 writer.close()
 
 
-def sample_to_file(generator_path: str | Path, n: int, seed: int, out: str | Path, seq_len: int | None = None, device: str = "cpu",
-                   threads: int = 1, conditions: dict[str, object] | None = None) -> Path:
+def sample_to_file(generator_path: str | Path, n: int | None, seed: int, out: str | Path, seq_len: int | None = None,
+                   device: str = "cpu", threads: int = 1, conditions: dict[str, object] | None = None,
+                   conditions_file: str | Path | None = None) -> Path:
     """Draw n sequences and write them in long format to out (.csv, .parquet or .pq), streaming: memory does not
     grow with n. Written through a temporary file, so a failure leaves neither a partial file nor the temporary.
     threads: torch's CPU threads for generation; one by default (measured fastest: bench/sample_memory.py).
-    conditions: attribute -> value for every sequence (the other attributes drawn given them)."""
+    conditions: attribute -> value for every sequence (the other attributes drawn given them); conditions_file:
+    a CSV of attributes, one sequence per row (n is then its row count)."""
     out = Path(out)
     kind = output_kind(out)
-    check_sample_bounds(n, seq_len, seed, threads)
+    check_sample_bounds(1 if n is None else n, seq_len, seed, threads)
     with torch_threads(threads):
-        return _sample_to_file(generator_path, n, seed, out, kind, seq_len, device, conditions or {})
+        return _sample_to_file(generator_path, n, seed, out, kind, seq_len, device, conditions or {}, conditions_file)
 
 
-def _sample_to_file(generator_path, n: int, seed: int, out: Path, kind: str, seq_len: int | None, device: str,
-                    conditions: dict[str, object]) -> Path:
+def _sample_to_file(generator_path, n: int | None, seed: int, out: Path, kind: str, seq_len: int | None, device: str,
+                    conditions: dict[str, object], conditions_file: str | Path | None) -> Path:
     loaded = load_generator(generator_path, device)
     if loaded.scaler.max_len and seq_len is not None:
         raise RganError("--seq-len: this generator draws each sequence's own length (data.mode sequences, up to "
                         f"{loaded.scaler.max_len} steps); leave --seq-len out")
-    chunks = loaded.iter_samples(n, seed, seq_len, conditions=loaded.conditions(conditions))
+    per_row = None
+    if conditions_file is not None:
+        per_row = read_row_conditions(conditions_file, loaded, seed)
+        n = len(per_row.vectors)
+    chunks = loaded.iter_samples(n, seed, seq_len, conditions=loaded.conditions(conditions), per_row=per_row)
     with atomic_path(out) as tmp:
         if loaded.scaler.categories or loaded.scaler.attributes:
             _write_labelled(loaded, chunks, tmp, kind)

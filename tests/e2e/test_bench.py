@@ -41,13 +41,16 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     out.with_suffix(".json").write_text(json.dumps([earlier]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.15", "--jobs", "2", "--datasets", "sines",
-         "stocks", "--stocks", str(tmp_path / "no-such.csv"), "--out", str(out)], check=False, env=cli_env(), capture_output=True, text=True, timeout=1200)
+         "stocks", "entities", "--stocks", str(tmp_path / "no-such.csv"), "--out", str(out)], check=False, env=cli_env(), capture_output=True,
+        text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     for kind in ("rgan", "timegan", "vaegan"):
         assert f"| Sines | {kind} (ours, 1 repeats) |" in text
     assert "| Stocks | rgan (ours, 2 repeats) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
-    assert len(json.loads(out.with_suffix(".json").read_text())) == 4
+    assert len(json.loads(out.with_suffix(".json").read_text())) == 5
+    entities = text.split("## Entities: own lengths, conditions, categories")[1]
+    assert "| rgan (ours, 1 repeats) |" in entities and "Skipped: entities timegan: refused" in text
     assert "| Sines | TimeGAN (paper) | .011 ± .008 | | | .093 ± .019 |" in text and "NeurIPS 2019" in text
     sines = [r for r in json.loads(out.with_suffix(".json").read_text()) if r["dataset"] == "sines"]
     assert all(0.45 < r["target_range"] <= 0.5 for r in sines)  # the paper's sines lie in [0.5, 1]

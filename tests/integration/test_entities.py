@@ -309,3 +309,37 @@ def test_resume_in_the_sequences_mode_reaches_the_same_weights(tmp_path):
     assert code == 0 and "resuming from step 8" in err, err
     resumed = torch.load(tmp_path / "models/generator.pt", weights_only=True)
     assert all(torch.equal(full["state_dict"][k], resumed["state_dict"][k]) for k in full["state_dict"])
+
+
+def test_a_conditions_file_gives_one_sequence_per_row_on_its_conditions(sequences):
+    (sequences / "wanted.csv").write_text("class,size,_length\npump,,\nfan,2.0,\n,1.5,\ncompressor,,12\n")
+    code, err = run("sample", "--conditions", "wanted.csv", "--seed", "3", "--out", "wanted_out.csv", cwd=sequences)
+    assert code == 0, err
+    frame = pd.read_csv(sequences / "wanted_out.csv")
+    per_sequence = frame.groupby("sequence_id").agg(length=("step", "size"), cls=("class", "first"), size=("size", "first"))
+    assert per_sequence.cls.tolist()[:2] == ["pump", "fan"] and per_sequence.cls.tolist()[3] == "compressor"
+    assert per_sequence["size"].tolist()[1:3] == [2.0, 1.5] and per_sequence.length.tolist()[3] == 12
+    again = run("sample", "--conditions", "wanted.csv", "--seed", "3", "--out", "again.csv", cwd=sequences)
+    assert again[0] == 0 and (sequences / "again.csv").read_bytes() == (sequences / "wanted_out.csv").read_bytes()
+
+
+@pytest.mark.parametrize("content, args, message", [
+    ("colour\nred\n", (), "column 'colour' is not an attribute of this generator"),
+    ("class\nzzz\n", (), "row 1: class=zzz: unknown category (allowed: compressor, fan, pump)"),
+    ("class\n", (), "no rows (one row per sequence)"),
+    ("class\npump\n", ("-n", "2"), "give -n (how many sequences) or --conditions FILE"),
+    ("class\npump\n", ("--condition", "class=fan"), "give the conditions one way"),
+])
+def test_a_bad_conditions_file_is_one_line_and_writes_nothing(sequences, content, args, message):
+    (sequences / "bad_conditions.csv").write_text(content)
+    code, err = run("sample", "--conditions", "bad_conditions.csv", *args, "--out", "bad_out.csv", cwd=sequences)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1 and not (sequences / "bad_out.csv").exists()
+
+
+def test_per_condition_discriminative_scores_are_in_the_metrics(trained):
+    code, err = run("evaluate", "--no-mlflow", "--no-plots", cwd=trained)
+    assert code == 0, err
+    metrics = json.loads((trained / "metrics/eval.json").read_text())
+    by_class = metrics["discriminative_by"]["class"]
+    assert set(by_class) == set(CLASSES) and all(0 <= v <= 0.5 for v in by_class.values())
+    assert metrics["discriminative_worst_condition"]["mean"] == max(by_class.values())
