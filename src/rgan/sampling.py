@@ -121,6 +121,7 @@ def read_row_conditions(path: str | Path, loaded: "LoadedGenerator", seed: int) 
         raise RganError(f"{flag}: could not be read as CSV ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     if loaded.attributes is None:
         raise RganError(f"{flag}: this generator was trained without attributes (data.attribute_columns), so it takes no conditions")
+    frame = frame.rename(columns=str.strip).apply(lambda column: column.str.strip())  # as --condition reads them
     unknown = [c for c in frame.columns if c not in loaded.scaler.attributes]
     if unknown:
         raise RganError(f"{flag}: column '{unknown[0]}' is not an attribute of this generator (attributes: {', '.join(loaded.scaler.attributes)})")
@@ -132,10 +133,12 @@ def read_row_conditions(path: str | Path, loaded: "LoadedGenerator", seed: int) 
     vectors = np.empty((len(frame), loaded.scaler.attribute_width))
     numeric = [c for c in frame.columns if c not in loaded.scaler.categories]
     exact = {loaded.scaler.columns.index(c): np.full(len(frame), np.nan) for c in numeric}
-    keys = [tuple(row) for row in frame.itertuples(index=False, name=None)]
-    for key in dict.fromkeys(keys):  # each distinct set of conditions once, in file order
-        rows = np.flatnonzero([k == key for k in keys])
-        given = {c: v for c, v in zip(frame.columns, key) if v.strip() != ""}
+    rows_of: dict[tuple, list[int]] = {}  # each distinct set of conditions once, in file order
+    for row, key in enumerate(frame.itertuples(index=False, name=None)):
+        rows_of.setdefault(key, []).append(row)
+    for key, rows in rows_of.items():
+        rows = np.asarray(rows)
+        given = {c: v for c, v in zip(frame.columns, key) if v != ""}
         conditions = loaded.conditions(given, flag=f"{flag} row {rows[0] + 1}:")
         vectors[rows] = loaded.attributes.sample(len(rows), rng, conditions.codes, conditions.values)
         for c in numeric:

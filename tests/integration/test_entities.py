@@ -312,7 +312,7 @@ def test_resume_in_the_sequences_mode_reaches_the_same_weights(tmp_path):
 
 
 def test_a_conditions_file_gives_one_sequence_per_row_on_its_conditions(sequences):
-    (sequences / "wanted.csv").write_text("class,size,_length\npump,,\nfan,2.0,\n,1.5,\ncompressor,,12\n")
+    (sequences / "wanted.csv").write_text("class, size, _length\npump,,\n fan, 2.0,\n,1.5,\ncompressor,,12\n")  # spaces as typed
     code, err = run("sample", "--conditions", "wanted.csv", "--seed", "3", "--out", "wanted_out.csv", cwd=sequences)
     assert code == 0, err
     frame = pd.read_csv(sequences / "wanted_out.csv")

@@ -129,3 +129,13 @@ def test_attribute_model_conditions_on_categories_and_on_numbers():
     assert model.possible({0: 1}) and model.possible({})
     only_two = attribute_vectors()[attribute_vectors()[:, 2] == 0]
     assert not AttributeModel.fit(only_two, [(0, 3)]).possible({0: 2})
+
+
+def test_attribute_model_with_categorical_attributes_only_survives_its_file():
+    from rgan.models.attributes import AttributeModel
+
+    codes = np.random.default_rng(0).integers(0, 2, 200)
+    model = AttributeModel.from_dict(AttributeModel.fit(np.eye(2)[codes], [(0, 2)]).to_dict())
+    draws = model.sample(400, np.random.default_rng(1))
+    assert np.allclose(draws.sum(1), 1) and abs(draws[:, 1].mean() - codes.mean()) < 0.08
+    assert (model.sample(5, np.random.default_rng(1), codes={0: 1})[:, 1] == 1).all()

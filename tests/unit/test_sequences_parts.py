@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import tiny
+from conftest import tensors_equal, tiny
 
 from rgan.config import parse_params
 from rgan.data.sequences import gather_sequences, sequence_pieces, split_sequences
@@ -80,5 +80,17 @@ def test_padding_filled_with_huge_values_changes_no_loss_and_no_gradient(loss):
     row = objective.step(lambda: batch, torch.Generator().manual_seed(0))
     twin_row = twin.step(lambda: poisoned, torch.Generator().manual_seed(0))
     assert all(torch.equal(row[k], twin_row[k]) for k in ("d_loss", "g_loss", "g_grad_norm", "d_grad_norm"))
-    for a, b in zip(objective.state_dict().values(), twin.state_dict().values()):
-        assert str(a) == str(b)  # every weight and optimiser moment the same
+    assert tensors_equal(objective.state_dict(), twin.state_dict())  # every weight and optimiser moment, to the bit
+
+
+def test_masked_autocorrelation_reads_each_sequence_over_its_own_steps():
+    from rgan.evaluation.distances import autocorrelation
+
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(40, 12, 2))
+    valid = np.arange(12)[None, :] < rng.integers(3, 13, size=40)[:, None]
+    assert np.allclose(autocorrelation(windows, 4), autocorrelation(windows, 4, np.ones((40, 12), bool)))
+    padded_zero, padded_huge = np.where(valid[..., None], windows, 0.0), np.where(valid[..., None], windows, 1e6)
+    assert np.allclose(autocorrelation(padded_zero, 4, valid), autocorrelation(padded_huge, 4, valid))
+    shortest = np.where(valid[..., None], windows, 0.0)[:, :3]
+    assert np.isfinite(autocorrelation(shortest, 4, valid[:, :3])).all()

@@ -22,24 +22,32 @@ def marginal_distance(real: np.ndarray, synthetic: np.ndarray, real_valid: np.nd
     return float(np.mean([wasserstein_distance(r[:, f], s[:, f]) for f in range(real.shape[2])]))
 
 
-def autocorrelation(windows: np.ndarray, lags: int) -> np.ndarray:
+def autocorrelation(windows: np.ndarray, lags: int, valid: np.ndarray | None = None) -> np.ndarray:
     """Mean within-window autocorrelation per lag 1..lags and feature: (lags, features).
-    Windows with no variance in a feature are left out of that feature's mean."""
+    Windows with no variance in a feature are left out of that feature's mean. `valid` (n, steps), sequences mode:
+    each sequence over its own steps (its mean, its variance, pairs of valid steps); shorter than a lag: left out."""
     lags = min(lags, windows.shape[1] - 1)
-    centred = windows - windows.mean(axis=1, keepdims=True)
+    if valid is None:
+        centred = windows - windows.mean(axis=1, keepdims=True)
+        counts = np.full((len(windows), 1), windows.shape[1])
+    else:
+        weight = np.asarray(valid, dtype=np.float64)[..., None]
+        counts = weight.sum(axis=1)  # (n, 1)
+        centred = (windows - (windows * weight).sum(axis=1, keepdims=True) / np.maximum(counts, 1)[:, None]) * weight
     variance = (centred**2).sum(axis=1)  # (n, features)
     out = np.empty((lags, windows.shape[2]))
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a feature constant in every window: NaN, left out below
         for lag in range(1, lags + 1):
-            cov = (centred[:, :-lag] * centred[:, lag:]).sum(axis=1)
-            out[lag - 1] = np.nanmean(np.where(variance > 0, cov / variance, np.nan), axis=0)
+            cov = (centred[:, :-lag] * centred[:, lag:]).sum(axis=1)  # zero past a sequence's end: centred is zero there
+            out[lag - 1] = np.nanmean(np.where((variance > 0) & (counts > lag), cov / variance, np.nan), axis=0)
     return out
 
 
-def autocorrelation_difference(real: np.ndarray, synthetic: np.ndarray, lags: int) -> float:
+def autocorrelation_difference(real: np.ndarray, synthetic: np.ndarray, lags: int, real_valid: np.ndarray | None = None,
+                               synthetic_valid: np.ndarray | None = None) -> float:
     """Mean absolute difference of the autocorrelation functions over lags 1..k and features."""
-    return float(np.nanmean(np.abs(autocorrelation(real, lags) - autocorrelation(synthetic, lags))))
+    return float(np.nanmean(np.abs(autocorrelation(real, lags, real_valid) - autocorrelation(synthetic, lags, synthetic_valid))))
 
 
 def memorization_ratio(train: np.ndarray, real_test: np.ndarray, synthetic: np.ndarray) -> float:

@@ -119,13 +119,13 @@ def evaluate(
     scores.update(cached)
     features = prepared.scaler.feature_width  # attributes are constant within a window: no autocorrelation
     valid = (lambda w: w[..., -1] > 0.5) if prepared.sequences else (lambda w: None)  # sequences mode: valid steps only
-    # sequences mode: autocorrelation over the steps every test sequence has
-    steps = int(prepared.lengths["test"].min()) if prepared.sequences else prepared.seq_len
+    # sequences mode: nearest neighbours over the padded values (zero past each end), not the `_length`/`_valid` flags
+    kept = slice(None, -2) if prepared.sequences else slice(None)
     for synth in synthetic:
         scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth, valid(test), valid(synth)))
-        scores.setdefault("autocorr_diff", []).append(
-            distances.autocorrelation_difference(test[:, :steps, :features], synth[:, :steps, :features], cfg.acf_lags))
-        scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train, test, synth))
+        scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(
+            test[..., :features], synth[..., :features], cfg.acf_lags, valid(test), valid(synth)))
+        scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train[..., kept], test[..., kept], synth[..., kept]))
     groups = prepared.scaler.groups
     if groups:
         scores["category_tv"] = [distances.category_distance(test, synth, groups, valid(test), valid(synth)) for synth in synthetic]

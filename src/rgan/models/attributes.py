@@ -77,7 +77,8 @@ class AttributeModel:
             if any(combo[g] != c for g, c in codes.items()):
                 log_w.append(-np.inf); cond_mean.append(None); cond_cov.append(None)
                 continue
-            mean, cov = np.asarray(mean), np.asarray(cov)
+            p = len(self.numeric)  # 0 with categorical attributes only: empty lists from JSON, shaped back
+            mean, cov = np.asarray(mean, dtype=np.float64).reshape(p), np.asarray(cov, dtype=np.float64).reshape(p, p)
             if fixed:
                 s_ff = cov[np.ix_(fixed, fixed)]
                 s_rf = cov[np.ix_(rest, fixed)]

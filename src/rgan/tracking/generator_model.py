@@ -66,6 +66,8 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         seq_len = None if seq_len is None else _int(seq_len, "seq_len")
         if seq_len is not None and seq_len < 1:
             raise ValueError(f"seq_len must be at least 1 (got {seq_len})")
+        if seq_len is not None and self.generator.scaler.max_len:
+            raise ValueError("seq_len: this generator draws each sequence's own length (data.mode sequences); leave seq_len out")
         if any(n < 1 for n, _, _ in requests):
             raise ValueError(f"n must be at least 1 (got {[n for n, _, _ in requests]})")
         values = sum(n for n, _, _ in requests) * (seq_len or self.generator.seq_len) * len(self.generator.columns)

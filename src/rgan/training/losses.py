@@ -44,14 +44,16 @@ def gradient_penalty(
     real: torch.Tensor,
     fake: torch.Tensor,
     generator: torch.Generator | None = None,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad_x critic(x_hat)||_2 - 1)^2] on random interpolates x_hat,
-    the gradient taken over the whole sequence of each sample."""
+    the gradient taken over the whole sequence of each sample (of its score: the mean over its valid steps)."""
     eps = torch.rand(real.shape[0], 1, 1, generator=generator, device=real.device, dtype=real.dtype)
     x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     # cuDNN's RNN kernels have no double backward; the penalty needs one, so use the native kernels here.
     with torch.backends.cudnn.flags(enabled=False):
-        scores = critic(x_hat).reshape(real.shape[0], -1).mean(dim=1)
+        out = critic(x_hat).reshape(real.shape[0], -1)
+        scores = out.mean(dim=1) if mask is None else (out * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     return ((grad.reshape(grad.shape[0], -1).norm(2, dim=1) - 1) ** 2).mean()
 

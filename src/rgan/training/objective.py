@@ -105,7 +105,7 @@ class AdversarialObjective:
         gp = torch.zeros((), device=self.device)
         if self.wasserstein:
             with self._full_precision():  # a second derivative: in fp32
-                gp = losses.gradient_penalty(discriminator, real.float(), fake.float(), generator=rng)
+                gp = losses.gradient_penalty(discriminator, real.float(), fake.float(), generator=rng, mask=self._mask(real))
             return losses.critic_loss(real_out, fake_out, self._mask(real)) + self.cfg.gp_lambda * gp, gp
         return losses.bce_discriminator_loss(real_out, fake_out, self._mask(real)), gp
 
