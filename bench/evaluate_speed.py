@@ -14,22 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
+from measure import timed_run  # bench/ is on sys.path: the scripts run as `python bench/NAME.py`
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cpu_of_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -52,10 +47,7 @@ def main() -> int:
         print(f"{'run':<28} {'wall s':>7} {'CPU s':>7}  scores", flush=True)
         seen = []
         for label in ("reference computed", "reference from the cache"):
-            started, cpu = time.perf_counter(), _cpu_of_children()
-            proc = subprocess.run([sys.executable, "-m", "rgan", "evaluate", "--no-mlflow", "--no-progress"], cwd=work, env=env,
-                                  capture_output=True, text=True)
-            wall, cpu = time.perf_counter() - started, _cpu_of_children() - cpu
+            proc, wall, cpu = timed_run([sys.executable, "-m", "rgan", "evaluate", "--no-mlflow", "--no-progress"], cwd=work, env=env)
             if proc.returncode != 0:
                 print(proc.stderr[-3000:], file=sys.stderr)
                 return 1

@@ -16,21 +16,16 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from rgan.stages import STAGES
 
+from measure import timed_run  # bench/ is on sys.path: the scripts run as `python bench/NAME.py`
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cpu_of_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -48,9 +43,7 @@ def main() -> int:
         print(f"{'stage':<10} {'wall s':>7} {'CPU s':>7}  reported by the stage", flush=True)
         total_wall = total_cpu = 0.0
         for name in STAGES:
-            started, cpu = time.perf_counter(), _cpu_of_children()
-            proc = subprocess.run(["dvc", "repro", "--single-item", name], cwd=work, env=env, capture_output=True, text=True)
-            wall, cpu = time.perf_counter() - started, _cpu_of_children() - cpu
+            proc, wall, cpu = timed_run(["dvc", "repro", "--single-item", name], cwd=work, env=env)
             if proc.returncode != 0:
                 print(proc.stdout[-2000:] + proc.stderr[-2000:], file=sys.stderr)
                 return 1

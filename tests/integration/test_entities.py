@@ -78,21 +78,28 @@ def test_evaluate_scores_category_frequencies(tmp_path):
         assert sum(v["synthetic"] for v in column.values()) == pytest.approx(1, abs=1e-5)
 
 
+def tracked_model(root) -> str:
+    """Prepare and train with MLflow in `root`; the logged model's URI."""
+    for args in (("prepare",), ("train",)):
+        code, err = run(*args, cwd=root)
+        assert code == 0, err
+    return json.loads((root / "models/mlflow_run.json").read_text())["model_uri"]
+
+
+def in_fresh_process(root, uri: str, body: str) -> str:
+    """Run `body` with the MLflow model loaded as `m` in a new Python process (as a server would); its stdout."""
+    script = f"import sys, mlflow, pandas as pd\nm = mlflow.pyfunc.load_model({uri!r})\n{body}"
+    result = subprocess.run([sys.executable, "-c", script, "pyfunc.csv"], cwd=root, env=cli_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_mlflow_model_answers_with_labels_as_rgan_sample_writes_them(tmp_path):
     project(tmp_path)
-    for args in (("prepare",), ("train",)):
-        code, err = run(*args, cwd=tmp_path)
-        assert code == 0, err
-    uri = json.loads((tmp_path / "models/mlflow_run.json").read_text())["model_uri"]
-    script = (
-        "import sys, mlflow, pandas as pd\n"
-        f"m = mlflow.pyfunc.load_model({uri!r})\n"
+    stdout = in_fresh_process(tmp_path, tracked_model(tmp_path), (
         "m.predict(pd.DataFrame({'n': [4], 'seed': [7]})).to_csv(sys.argv[1], index=False)\n"
-        "print({c['name']: c['type'] for c in m.metadata.get_output_schema().to_dict()})\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script, "pyfunc.csv"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "'state': 'string'" in result.stdout and "'mode': 'long'" in result.stdout and "'power': 'double'" in result.stdout
+        "print({c['name']: c['type'] for c in m.metadata.get_output_schema().to_dict()})\n"))
+    assert "'state': 'string'" in stdout and "'mode': 'long'" in stdout and "'power': 'double'" in stdout
     assert run("sample", "-n", "4", "--seed", "7", "--out", "file.csv", cwd=tmp_path)[0] == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "pyfunc.csv"), pd.read_csv(tmp_path / "file.csv"))
 
@@ -209,24 +216,15 @@ def test_resume_in_the_conditional_mode_reaches_the_same_weights(tmp_path):
 
 def test_mlflow_model_takes_conditions_per_request_row(tmp_path):
     conditional(tmp_path)
-    for args in (("prepare",), ("train",)):
-        code, err = run(*args, cwd=tmp_path)
-        assert code == 0, err
-    uri = json.loads((tmp_path / "models/mlflow_run.json").read_text())["model_uri"]
-    script = (
-        "import sys, mlflow, pandas as pd\n"
-        f"m = mlflow.pyfunc.load_model({uri!r})\n"
+    stdout = in_fresh_process(tmp_path, tracked_model(tmp_path), (
         "out = m.predict(pd.DataFrame({'n': [2, 3], 'seed': [7, 8], 'class': ['a', 'c']}))\n"
         "out.to_csv(sys.argv[1], index=False)\n"
         "try:\n"
         "    m.predict(pd.DataFrame({'n': [1], 'class': ['z']}))\n"
         "except Exception as exc:\n"
         "    print('refused:', exc)\n"
-        "print({c['name'] for c in m.metadata.get_input_schema().to_dict()})\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script, "pyfunc.csv"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "unknown category (allowed: a, b, c)" in result.stdout and "'class'" in result.stdout and "'size'" in result.stdout
+        "print({c['name'] for c in m.metadata.get_input_schema().to_dict()})\n"))
+    assert "unknown category (allowed: a, b, c)" in stdout and "'class'" in stdout and "'size'" in stdout
     frame = pd.read_csv(tmp_path / "pyfunc.csv")
     assert frame.groupby("sequence_id")["class"].first().tolist() == ["a", "a", "c", "c", "c"]
     assert run("sample", "-n", "3", "--seed", "8", "--condition", "class=c", "--out", "file.csv", cwd=tmp_path)[0] == 0
