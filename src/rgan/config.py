@@ -552,17 +552,6 @@ class Params(_Section):
                 f"train.batch_size {self.train.batch_size} x data.{'max_len' if self.data.mode == 'sequences' else 'seq_len'} {length} x hidden {widest} = "
                 f"{activations:,} activations per recurrent layer and batch, above the {ACTIVATIONS_MAX:,} allowed: lower one of them"
             )
-        if self.data.mode == "sequences" and m.kind != "rgan":
-            raise ValueError(
-                f"data.mode sequences: model.kind {m.kind} cannot generate sequences of their own length yet (masks and "
-                "generated lengths are built into rgan's generator and discriminator only): use model.kind rgan"
-            )
-        if self.data.attribute_columns and m.kind != "rgan":
-            raise ValueError(
-                f"data.attribute_columns: model.kind {m.kind} cannot be conditioned on attributes yet (conditioning is "
-                "built into rgan's generator and discriminator only; timegan's and vaegan's networks do not take them): "
-                "use model.kind rgan"
-            )
         for key in self.tune.space:
             if setting_field(m.kind, key) is None:
                 section = key.partition(".")[0]

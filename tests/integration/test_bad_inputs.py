@@ -235,12 +235,7 @@ CASES = [
          ("data.attribute_columns names columns that user.csv lacks: region",)),
     Case("attribute-without-entities", ("params", *BAD), params_with(data={"sequence_column": None, "attribute_columns": ["region"]}),
          ("attribute_columns are per entity: set sequence_column",)),
-    Case("attribute-with-timegan", ("params", *BAD), params_text(
-             "data:\n  attribute_columns: [region]\nmodel:\n  kind: timegan\n"),
-         ("data.attribute_columns: model.kind timegan cannot be conditioned on attributes yet", "use model.kind rgan")),
     # sequences mode
-    Case("sequences-with-vaegan", ("params", *BAD), params_text("data:\n  mode: sequences\nmodel:\n  kind: vaegan\n"),
-         ("data.mode sequences: model.kind vaegan cannot generate sequences of their own length yet", "use model.kind rgan")),
     Case("sequences-time-split", ("params", *BAD), params_with(data={"mode": "sequences", "split": "time"}),
          ("mode sequences splits whole sequences at random", "set split: random")),
     Case("sequences-min-above-max", ("params", *BAD), params_with(data={"mode": "sequences", "min_len": 30, "max_len": 20}),

@@ -236,12 +236,17 @@ def test_mlflow_model_takes_conditions_per_request_row(tmp_path):
 # sequences mode, on the built-in per-entity dataset (fewer machines)
 
 
-def sequences_project(root, **train) -> None:
-    write_params(root / "params.yaml", tiny(
+def sequences_project(root, kind: str = "rgan", **train) -> None:
+    raw = tiny(
         data={"path": "data/raw/entities.parquet", "time_column": "step", "sequence_column": "machine", "mode": "sequences",
               "max_len": 60, "min_len": 5, "columns": ["load"], "categorical_columns": ["state"],
               "attribute_columns": ["class", "size"], "entities": {"n_entities": 150, "seed": 0}},
-        train=train))
+        train=train)
+    if kind != "rgan":  # tiny's model settings are rgan's
+        raw["model"] = {"kind": kind, "hidden": 8}
+    if kind == "timegan":  # a few steps of each phase
+        raw["train"]["timegan"] = {"autoencoder_steps": 4, "supervised_steps": 4}
+    write_params(root / "params.yaml", raw)
 
 
 @pytest.fixture(scope="module")
@@ -307,6 +312,23 @@ def test_resume_in_the_sequences_mode_reaches_the_same_weights(tmp_path):
     assert code == 0 and "resuming from step 8" in err, err
     resumed = torch.load(tmp_path / "models/generator.pt", weights_only=True)
     assert all(torch.equal(full["state_dict"][k], resumed["state_dict"][k]) for k in full["state_dict"])
+
+
+@pytest.mark.parametrize("kind", ["timegan", "vaegan"])
+def test_every_kind_generates_sequences_of_their_own_length_on_a_condition(tmp_path, kind):
+    sequences_project(tmp_path, kind, steps=16)
+    for args in (("make-entities",), ("prepare",), ("train", "--no-mlflow")):
+        code, err = run(*args, cwd=tmp_path)
+        assert code == 0, err
+    args = ("sample", "-n", "30", "--seed", "2", "--condition", "class=pump", "--condition", "size=2.5")
+    assert run(*args, "--out", "a.csv", cwd=tmp_path)[0] == 0 and run(*args, "--out", "b.csv", cwd=tmp_path)[0] == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    frame = pd.read_csv(tmp_path / "a.csv")
+    assert list(frame.columns) == ["sequence_id", "step", "load", "state", "class", "size"]
+    per_sequence = frame.groupby("sequence_id").agg(length=("step", "size"), last=("step", "max"))
+    assert (per_sequence["last"] == per_sequence["length"] - 1).all() and per_sequence["length"].between(5, 60).all()
+    assert (frame["class"] == "pump").all() and (frame["size"] == 2.5).all() and frame["load"].notna().all()
+    assert set(frame["state"]) <= set(pd.read_parquet(tmp_path / "data/raw/entities.parquet")["state"])
 
 
 def test_a_conditions_file_gives_one_sequence_per_row_on_its_conditions(sequences):

@@ -14,10 +14,8 @@ SAMPLERS = {"rgan": Generator, "timegan": TimeGanSampler, "vaegan": VaeDecoder}
 def build_sampler(cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0) -> nn.Module:
     """The network a generator file holds for `cfg.kind`: noise(n, seq_len) -> forward -> (n, seq_len, dim) in [0, 1]
     (a softmax over each categorical block in `groups`); with `conditions` attribute columns (last of `dim`), the
-    noise is followed by the attribute vector at every step (rgan only: Params refuses attributes for the others)."""
-    if conditions:
-        return SAMPLERS[cfg.kind](cfg, dim - conditions, groups, conditions)
-    return SAMPLERS[cfg.kind](cfg, dim, groups)
+    noise is followed by the attribute vector at every step, and so is the output."""
+    return SAMPLERS[cfg.kind](cfg, dim - conditions, groups, conditions)
 
 
 __all__ = ["Discriminator", "Generator", "build_models", "build_sampler"]

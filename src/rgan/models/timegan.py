@@ -29,28 +29,48 @@ class RecurrentMap(nn.Module):
         return out.squeeze(-1) if self.logits else unit_outputs(out, self.groups, hard=self.training)
 
 
-class TimeGanSampler(nn.Module):
-    """What ships: noise -> generator -> supervisor -> recovery, values in [0, 1]."""
+def with_condition(values: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+    """`values` followed by the attribute vector at every step (unchanged without attributes)."""
+    return values if condition is None else torch.cat([values, condition.to(values.dtype)], dim=-1)
 
-    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = ()):
+
+class TimeGanSampler(nn.Module):
+    """What ships: noise -> generator -> supervisor -> recovery, values in [0, 1]. Conditional as rgan's generator:
+    with `conditions` > 0 the noise is followed by the attribute vector at every step, the supervisor and the
+    recovery see it beside the latent, and the output is the features followed by it."""
+
+    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0):
         super().__init__()
         latent = cfg.latent_dim or cfg.hidden
         self.z_dim, self.z_global_dim = cfg.z_dim, cfg.z_global_dim
-        self.generator = RecurrentMap(cfg, cfg.z_dim + cfg.z_global_dim, latent)
-        self.supervisor = RecurrentMap(cfg, latent, latent)
-        self.recovery = RecurrentMap(cfg, latent, dim, groups=groups)
+        self.conditions = conditions
+        self.generator = RecurrentMap(cfg, cfg.z_dim + cfg.z_global_dim + conditions, latent)
+        self.supervisor = RecurrentMap(cfg, latent + conditions, latent)
+        self.recovery = RecurrentMap(cfg, latent + conditions, dim, groups=groups)
 
     def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         return step_and_sequence_noise(n, seq_len, self.z_dim, self.z_global_dim, generator, device)
 
+    def supervise(self, h: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent sequence -> its next steps."""
+        return self.supervisor(with_condition(h, condition))
+
+    def recover(self, h: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent sequence -> values (followed by the attributes, as the data holds them)."""
+        return with_condition(self.recovery(with_condition(h, condition)), condition)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.recovery(self.supervisor(self.generator(z)))
+        condition = z[..., -self.conditions:] if self.conditions else None
+        return self.recover(self.supervise(self.generator(z), condition), condition)
 
 
 class TimeGanNetworks(nn.Module):
-    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = ()):
+    """`dim`: every column of the data, the `conditions` attribute columns last: the embedder reads them all, the
+    discriminator sees the attributes beside each latent."""
+
+    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0):
         super().__init__()
         latent = cfg.latent_dim or cfg.hidden
-        self.sampler = TimeGanSampler(cfg, dim, groups)
+        self.sampler = TimeGanSampler(cfg, dim - conditions, groups, conditions)
         self.embedder = RecurrentMap(cfg, dim, latent)
-        self.discriminator = RecurrentMap(cfg, latent, 1, layers=cfg.discriminator_layers, logits=True)
+        self.discriminator = RecurrentMap(cfg, latent + conditions, 1, layers=cfg.discriminator_layers, logits=True)

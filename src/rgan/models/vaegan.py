@@ -12,23 +12,28 @@ from rgan.models.recurrent import CELLS
 
 
 class VaeDecoder(nn.Module):
-    """Latent sequence (prior N(0, I) per step) -> values in [0, 1]."""
+    """Latent sequence (prior N(0, I) per step) -> values in [0, 1]. Conditional as rgan's generator: with
+    `conditions` > 0 the attribute vector follows the latent at every step and follows the output too."""
 
-    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = ()):
+    def __init__(self, cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0):
         super().__init__()
         self.groups = tuple(groups)
         self.latent_dim = cfg.latent_dim or cfg.hidden
-        self.rnn = CELLS[cfg.cell](self.latent_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True)
+        self.conditions = conditions
+        self.rnn = CELLS[cfg.cell](self.latent_dim + conditions, cfg.hidden, num_layers=cfg.layers, batch_first=True)
         self.head = nn.Linear(cfg.hidden, dim)
 
     def noise(self, n: int, seq_len: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         return torch.randn(n, seq_len, self.latent_dim, generator=generator, device=device)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return unit_outputs(self.head(self.rnn(z)[0]), self.groups, hard=self.training)
+        out = unit_outputs(self.head(self.rnn(z)[0]), self.groups, hard=self.training)
+        return torch.cat([out, z[..., -self.conditions:]], dim=-1) if self.conditions else out
 
 
 class VaeEncoder(nn.Module):
+    """Sequence (every column, attributes included) -> per-step posterior mean and log-variance."""
+
     def __init__(self, cfg: ModelConfig, dim: int):
         super().__init__()
         latent = cfg.latent_dim or cfg.hidden

@@ -16,8 +16,5 @@ OBJECTIVES: dict[str, type[AdversarialObjective]] = {"rgan": RecurrentGanObjecti
 def build_objective(model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device,
                     groups: Groups = (), conditions: int = 0, masked: bool = False) -> AdversarialObjective:
     """The objective of `model.kind`; `groups`: the categorical one-hot blocks among the dim features; `conditions`:
-    attribute columns, the last of dim; `masked`: sequences mode, the last column `_valid` masks every loss (rgan
-    only: Params refuses attributes and sequences for the other kinds)."""
-    if conditions or masked:
-        return OBJECTIVES[model_cfg.kind](model_cfg, train_cfg, dim, device, groups, conditions, masked)
-    return OBJECTIVES[model_cfg.kind](model_cfg, train_cfg, dim, device, groups)
+    attribute columns, the last of dim; `masked`: sequences mode, the last column `_valid` masks every loss."""
+    return OBJECTIVES[model_cfg.kind](model_cfg, train_cfg, dim, device, groups, conditions, masked)

@@ -11,14 +11,15 @@ import torch.nn.functional as F
 # `mask` (batch, seq_len), sequences mode: 1 on a sequence's steps, 0 on its padding, which no loss reads.
 
 
-def _mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The mean of `values` (batch, seq_len) over valid steps."""
     return values.mean() if mask is None else (values * mask).sum() / mask.sum()
 
 
 def _bce(logits: torch.Tensor, target: float, mask: torch.Tensor | None) -> torch.Tensor:
     if mask is None:  # as it always was, bit for bit
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-    return _mean(F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none"), mask)
+    return masked_mean(F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none"), mask)
 
 
 def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -32,11 +33,11 @@ def bce_generator_loss(fake_logits: torch.Tensor, mask: torch.Tensor | None = No
 
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Wasserstein critic loss; a sequence's score is the mean of its per-step outputs."""
-    return _mean(fake_scores, mask) - _mean(real_scores, mask)
+    return masked_mean(fake_scores, mask) - masked_mean(real_scores, mask)
 
 
 def wgan_generator_loss(fake_scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    return -_mean(fake_scores, mask)
+    return -masked_mean(fake_scores, mask)
 
 
 def gradient_penalty(

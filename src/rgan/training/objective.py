@@ -10,6 +10,7 @@ import contextlib
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rgan.config import ModelConfig, TrainConfig
@@ -55,11 +56,38 @@ class AdversarialObjective:
         self.amp_dtype = AMP_DTYPES[train_cfg.precision]  # None: full precision
         # fp16 needs its gradients scaled (bf16 has fp32's range); one scaler, updated after every optimiser step
         self.scaler = torch.amp.GradScaler(device.type) if train_cfg.precision == "fp16" else None
+        self.conditions = 0  # attribute columns, the data's last: every network sees them at every step
         self.masked = False  # sequences mode: the data's last column is `_valid`, the mask of every loss
 
     def _mask(self, batch: torch.Tensor) -> torch.Tensor | None:
         """(batch, seq_len): 1 on a sequence's steps, 0 on its padding; None when nothing is padded."""
         return batch[..., -1] if self.masked else None
+
+    def _condition(self, batch: torch.Tensor) -> torch.Tensor | None:
+        """The attribute columns of `batch` (its last `conditions`; in sequences mode `_length` and `_valid` too)."""
+        return batch[..., -self.conditions:] if self.conditions else None
+
+    def _conditioned(self, z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """Noise for a generated batch beside the real batch `like`, followed by `like`'s attributes at every step."""
+        return torch.cat([z, like[..., -self.conditions:].to(z.dtype)], dim=-1) if self.conditions else z
+
+    def _on_valid(self, generated: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """A generated batch zero on `like`'s padding, as real data is."""
+        return generated * like[..., -1:] if self.masked else generated
+
+    def _real(self, next_batch: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+        """Real batches, zero on their padding whatever was there: padded steps never reach a network."""
+        if not self.masked:
+            return next_batch
+        return lambda: (lambda real: torch.where(real[..., -1:] > 0, real, torch.zeros_like(real)))(next_batch())
+
+    def _reconstruction(self, rebuilt: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """Mean squared error of the features (not the attributes, which the networks are given) over valid steps."""
+        if not self.conditions and not self.masked:
+            return F.mse_loss(rebuilt, real)  # as it always was, bit for bit
+        features = real.shape[-1] - self.conditions
+        per_step = (rebuilt[..., :features] - real[..., :features]).pow(2).mean(dim=-1)
+        return losses.masked_mean(per_step, self._mask(real))
 
     def autocast(self):
         """Where the networks run forward: in `train.precision` (the trainer wraps each step in it)."""
@@ -97,17 +125,20 @@ class AdversarialObjective:
     def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator):
         """(loss, gradient penalty, real outputs, fake outputs) for the configured loss."""
         real_out, fake_out = discriminator(real), discriminator(fake)
-        return (*self._discriminator_loss_of(discriminator, real, fake, real_out, fake_out, rng), real_out, fake_out)
+        loss, gp = self._discriminator_loss_of(discriminator, real, fake, real_out, fake_out, rng, self._mask(real))
+        return loss, gp, real_out, fake_out
 
     def _discriminator_loss_of(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                               real_out: torch.Tensor, fake_out: torch.Tensor, rng: torch.Generator):
-        """(loss, gradient penalty) from outputs already computed; the penalty needs the inputs too."""
+                               real_out: torch.Tensor, fake_out: torch.Tensor, rng: torch.Generator,
+                               mask: torch.Tensor | None):
+        """(loss, gradient penalty) from outputs already computed; the penalty needs the inputs too. `mask`: the
+        valid steps (None: all)."""
         gp = torch.zeros((), device=self.device)
         if self.wasserstein:
             with self._full_precision():  # a second derivative: in fp32
-                gp = losses.gradient_penalty(discriminator, real.float(), fake.float(), generator=rng, mask=self._mask(real))
-            return losses.critic_loss(real_out, fake_out, self._mask(real)) + self.cfg.gp_lambda * gp, gp
-        return losses.bce_discriminator_loss(real_out, fake_out, self._mask(real)), gp
+                gp = losses.gradient_penalty(discriminator, real.float(), fake.float(), generator=rng, mask=mask)
+            return losses.critic_loss(real_out, fake_out, mask) + self.cfg.gp_lambda * gp, gp
+        return losses.bce_discriminator_loss(real_out, fake_out, mask), gp
 
     def _discriminator_steps(self, discriminator: nn.Module, optimizer, next_batch: Callable[[], torch.Tensor],
                              fake_from: Callable[[torch.Tensor], torch.Tensor], rng: torch.Generator):
@@ -173,22 +204,10 @@ class RecurrentGanObjective(AdversarialObjective):
         self.g_opt = self._adam([self.generator], train_cfg.g_lr)
         self.d_opt = self._adam([self.discriminator], train_cfg.d_lr)
 
-    def _noise(self, like: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        """Noise for a fake batch beside the real batch `like`; conditioned on its attributes (its last columns: at
-        every step, so in sequences mode on its `_length` and `_valid` too)."""
-        z = self.generator.noise(like.shape[0], like.shape[1], generator=rng, device=self.device)
-        return torch.cat([z, like[..., -self.conditions:].to(z.dtype)], dim=-1) if self.conditions else z
-
     def _fake(self, like: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        """A generated batch beside `like`, zero on `like`'s padding as real data is."""
-        fake = self.generator(self._noise(like, rng))
-        return fake * like[..., -1:] if self.masked else fake
-
-    def _real(self, next_batch: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
-        """Real batches, zero on their padding whatever was there: padded steps never reach a network."""
-        if not self.masked:
-            return next_batch
-        return lambda: (lambda real: torch.where(real[..., -1:] > 0, real, torch.zeros_like(real)))(next_batch())
+        """A generated batch beside the real batch `like`, on its attributes, zero on its padding."""
+        z = self.generator.noise(like.shape[0], like.shape[1], generator=rng, device=self.device)
+        return self._on_valid(self.generator(self._conditioned(z, like)), like)
 
     def step(self, next_batch: Callable[[], torch.Tensor], rng: torch.Generator) -> dict[str, torch.Tensor]:
         """One training iteration; returns detached scalars (no host sync, so logging decides when to read)."""

@@ -17,7 +17,7 @@ from torch import nn
 
 from rgan.config import ModelConfig, TrainConfig
 from rgan.models.outputs import Groups
-from rgan.models.timegan import TimeGanNetworks
+from rgan.models.timegan import TimeGanNetworks, with_condition
 from rgan.training import losses
 from rgan.training.objective import STEP_VALUES, AdversarialObjective
 
@@ -25,8 +25,11 @@ PHASES = ("autoencoder", "supervised", "joint")
 BCE_WINNING = 0.15  # the reference's discriminator loss below which it skips the update
 
 
-def _supervised_loss(h: torch.Tensor, h_next: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(h_next[:, :-1], h[:, 1:])
+def _supervised_loss(h: torch.Tensor, h_next: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """How well each step's prediction `h_next` matches the next latent; `mask`: only where that next step is valid."""
+    if mask is None:
+        return F.mse_loss(h_next[:, :-1], h[:, 1:])
+    return losses.masked_mean((h_next[:, :-1] - h[:, 1:]).pow(2).mean(dim=-1), mask[:, 1:])
 
 
 @contextlib.contextmanager
@@ -76,9 +79,11 @@ def _undone_unless(keep: torch.Tensor, optimizer: torch.optim.Optimizer):
 class TimeGanObjective(AdversarialObjective):
     extra_log_columns = ["phase", "ae_loss", "sup_loss"]
 
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = ()):
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = (),
+                 conditions: int = 0, masked: bool = False):
         super().__init__(train_cfg, device)
-        self.nets = TimeGanNetworks(model_cfg, dim, groups).to(device)
+        self.conditions, self.masked = conditions, masked
+        self.nets = TimeGanNetworks(model_cfg, dim, groups, conditions).to(device)
         n = self.nets
         self.ema = self._average(n.sampler)
         self.ae_opt = self._adam([n.embedder, n.sampler.recovery], train_cfg.g_lr)
@@ -99,24 +104,24 @@ class TimeGanObjective(AdversarialObjective):
         """One step of the current phase; returns detached scalars (no host sync: logging decides when to read)."""
         phase = self.phase()
         self.done += 1
-        x = next_batch()
+        x = self._real(next_batch)()
         values = (self._autoencoder_step, self._supervised_step, self._joint_step)[phase](x, rng)
         return self._row(phase, values)
 
     def _autoencoder_step(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
         n = self.nets
-        ae = F.mse_loss(n.sampler.recovery(n.embedder(x)), x)
+        ae = self._reconstruction(n.sampler.recover(n.embedder(x), self._condition(x)), x)
         return {"ae_loss": ae, "g_grad_norm": self._descend(self.ae_opt, 10 * torch.sqrt(ae))}
 
     def _supervised_step(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             h = self.nets.embedder(x)
-        sup = _supervised_loss(h, self.nets.sampler.supervisor(h))
+        sup = _supervised_loss(h, self.nets.sampler.supervise(h, self._condition(x)), self._mask(x))
         return {"sup_loss": sup, "g_grad_norm": self._descend(self.sup_opt, sup)}
 
     def _joint_step(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
         s = self.nets.sampler
-        z = s.noise(x.shape[0], x.shape[1], generator=rng, device=self.device)
+        z = self._conditioned(s.noise(x.shape[0], x.shape[1], generator=rng, device=self.device), x)
         values = {**self._generator_update(x, z), **self._embedder_update(x), **self._discriminator_update(x, z, rng)}
         if self.ema is not None:
             self.ema.update_parameters(s)
@@ -126,26 +131,29 @@ class TimeGanObjective(AdversarialObjective):
         """Generator + supervisor: fool the discriminator on both latent paths, predict real latents' next step,
         match the data's moments."""
         n, s, t = self.nets, self.nets.sampler, self.cfg.timegan
+        c, mask = self._condition(x), self._mask(x)
         with torch.no_grad():
             h = n.embedder(x)
         with _frozen(n.discriminator, s.recovery):
             e_hat = s.generator(z)
-            h_hat = s.supervisor(e_hat)
-            sup = _supervised_loss(h, s.supervisor(h))
-            g_loss = (self._generator_adversarial_loss(n.discriminator(h_hat))
-                      + t.gamma * self._generator_adversarial_loss(n.discriminator(e_hat))
+            h_hat = s.supervise(e_hat, c)
+            sup = _supervised_loss(h, s.supervise(h, c), mask)
+            g_loss = (self._generator_adversarial_loss(n.discriminator(with_condition(h_hat, c)), mask)
+                      + t.gamma * self._generator_adversarial_loss(n.discriminator(with_condition(e_hat, c)), mask)
                       + t.supervised_weight * torch.sqrt(sup + 1e-12)
-                      + self.cfg.moment_weight * losses.moment_loss(x, s.recovery(h_hat)))
+                      + self.cfg.moment_weight * losses.moment_loss(x, self._on_valid(s.recover(h_hat, c), x)))
             norm = self._descend(self.g_opt, g_loss)
         return {"g_loss": g_loss, "sup_loss": sup, "g_grad_norm": norm}
 
     def _embedder_update(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Embedder + recovery: keep reconstructing, and make latents the supervisor can predict."""
         n, s = self.nets, self.nets.sampler
+        c = self._condition(x)
         with _frozen(s.supervisor):
             h = n.embedder(x)
-            ae = F.mse_loss(s.recovery(h), x)
-            e_loss = 10 * torch.sqrt(ae) + self.cfg.timegan.embedding_supervised_weight * _supervised_loss(h, s.supervisor(h))
+            ae = self._reconstruction(s.recover(h, c), x)
+            e_loss = 10 * torch.sqrt(ae) + self.cfg.timegan.embedding_supervised_weight * _supervised_loss(
+                h, s.supervise(h, c), self._mask(x))
             self._descend(self.e_opt, e_loss)  # its norm has no log column
         return {"ae_loss": ae}
 
@@ -153,22 +161,26 @@ class TimeGanObjective(AdversarialObjective):
         """`train.d_steps` updates on real latents against both kinds of generated ones. The latents are made
         after the generator and embedder updates, as in the reference: the discriminator learns what they became."""
         n, s = self.nets, self.nets.sampler
+        c = self._condition(x)
         with torch.no_grad():
             h = n.embedder(x)
             e_hat = s.generator(z)
-            h_hat = s.supervisor(e_hat)
+            h_hat = s.supervise(e_hat, c)
+        # the discriminator sees the attributes beside each latent (the penalty's interpolates keep them as they are)
+        h, h_hat, e_hat = with_condition(h, c), with_condition(h_hat, c), with_condition(e_hat, c)
         for _ in range(self.cfg.d_steps):
-            d_loss, gp, real_out, fake_out = self._latent_discriminator_loss(h, h_hat, e_hat, rng)
+            d_loss, gp, real_out, fake_out = self._latent_discriminator_loss(h, h_hat, e_hat, rng, self._mask(x))
             norm = self._discriminator_descend(d_loss)
         return {"d_loss": d_loss, "gp": gp, "d_grad_norm": norm, **self._outputs(real_out, fake_out)}
 
-    def _latent_discriminator_loss(self, h: torch.Tensor, h_hat: torch.Tensor, e_hat: torch.Tensor, rng: torch.Generator):
+    def _latent_discriminator_loss(self, h: torch.Tensor, h_hat: torch.Tensor, e_hat: torch.Tensor, rng: torch.Generator,
+                                   mask: torch.Tensor | None = None):
         """Real vs supervised latents, plus gamma x real vs raw generator latents; the real outputs computed once.
         Returns the loss, the supervised term's penalty and the real and supervised outputs (what the log shows)."""
         d = self.nets.discriminator
         real_out, sup_out, raw_out = d(h), d(h_hat), d(e_hat)
-        d_sup, gp = self._discriminator_loss_of(d, h, h_hat, real_out, sup_out, rng)
-        d_raw, _ = self._discriminator_loss_of(d, h, e_hat, real_out, raw_out, rng)
+        d_sup, gp = self._discriminator_loss_of(d, h, h_hat, real_out, sup_out, rng, mask)
+        d_raw, _ = self._discriminator_loss_of(d, h, e_hat, real_out, raw_out, rng, mask)
         return d_sup + self.cfg.timegan.gamma * d_raw, gp, real_out, sup_out
 
     def _discriminator_descend(self, d_loss: torch.Tensor) -> torch.Tensor:

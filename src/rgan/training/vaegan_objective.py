@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from rgan.config import ModelConfig, TrainConfig
 from rgan.models.outputs import Groups
@@ -19,14 +18,20 @@ from rgan.training.objective import AdversarialObjective
 class VaeGanObjective(AdversarialObjective):
     extra_log_columns = ["recon_loss", "kl_loss"]
 
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = ()):
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dim: int, device: torch.device, groups: Groups = (),
+                 conditions: int = 0, masked: bool = False):
         super().__init__(train_cfg, device)
+        self.conditions, self.masked = conditions, masked
         self.encoder = VaeEncoder(model_cfg, dim).to(device)
-        self.decoder = VaeDecoder(model_cfg, dim, groups).to(device)
+        self.decoder = VaeDecoder(model_cfg, dim - conditions, groups, conditions).to(device)
         self.discriminator = Discriminator(model_cfg, dim).to(device)
         self.ema = self._average(self.decoder)
         self.vae_opt = self._adam([self.encoder, self.decoder], train_cfg.g_lr)
         self.d_opt = self._adam([self.discriminator], train_cfg.d_lr)
+
+    def _decoded(self, latent: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """`latent` decoded on the attributes of the real batch `like`, zero on its padding."""
+        return self._on_valid(self.decoder(self._conditioned(latent, like)), like)
 
     def _prior(self, like: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         return self.decoder.noise(like.shape[0], like.shape[1], generator=rng, device=self.device)
@@ -34,15 +39,16 @@ class VaeGanObjective(AdversarialObjective):
     def step(self, next_batch: Callable[[], torch.Tensor], rng: torch.Generator) -> dict[str, torch.Tensor]:
         w = self.cfg.vaegan
         real, d_loss, gp, real_out, fake_out, d_norm = self._discriminator_steps(
-            self.discriminator, self.d_opt, next_batch, lambda real: self.decoder(self._prior(real, rng)), rng)
+            self.discriminator, self.d_opt, self._real(next_batch), lambda real: self._decoded(self._prior(real, rng), real), rng)
 
         self.discriminator.requires_grad_(False)
+        mask = self._mask(real)
         mean, log_var = self.encoder(real)
         eps = torch.randn(mean.shape, generator=rng, device=self.device)
-        recon = F.mse_loss(self.decoder(mean + torch.exp(0.5 * log_var) * eps), real)
-        kl = (-0.5 * (1 + log_var - mean.pow(2) - log_var.exp())).sum(-1).mean()
-        fake_g = self.decoder(self._prior(real, rng))
-        adv = self._generator_adversarial_loss(self.discriminator(fake_g))
+        recon = self._reconstruction(self._decoded(mean + torch.exp(0.5 * log_var) * eps, real), real)
+        kl = losses.masked_mean((-0.5 * (1 + log_var - mean.pow(2) - log_var.exp())).sum(-1), mask)
+        fake_g = self._decoded(self._prior(real, rng), real)
+        adv = self._generator_adversarial_loss(self.discriminator(fake_g), mask)
         g_loss = w.reconstruction_weight * recon + w.kl_weight * kl + w.adversarial_weight * adv
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
