@@ -61,12 +61,16 @@ NO_CONDITIONS = Conditions({}, {}, {})
 ATTRIBUTE_SEED = 0x5EED_A77  # the attributes' random stream beside the noise's: a seed's noise is what it always was
 
 
+def _require_attributes(attributes: AttributeModel | None, flag: str) -> None:
+    if attributes is None:
+        raise RganError(f"{flag}: this generator was trained without attributes (data.attribute_columns), so it takes no conditions")
+
+
 def parse_conditions(scaler: MinMaxScaler, attributes: AttributeModel | None, raw: dict[str, object], flag: str = "--condition") -> Conditions:
     """User conditions (attribute -> value, text or typed) checked against what the generator was trained on."""
     if not raw:
         return NO_CONDITIONS
-    if attributes is None:
-        raise RganError(f"{flag}: this generator was trained without attributes (data.attribute_columns), so it takes no conditions")
+    _require_attributes(attributes, flag)
     codes, values, given = {}, {}, {}
     categorical = [a for a in scaler.attributes if a in scaler.categories]
     numeric = [a for a in scaler.attributes if a not in scaler.categories]
@@ -119,8 +123,7 @@ def read_row_conditions(path: str | Path, loaded: "LoadedGenerator", seed: int) 
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=MAX_CONDITION_ROWS + 1)
     except Exception as exc:  # an unreadable or empty file
         raise RganError(f"{flag}: could not be read as CSV ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    if loaded.attributes is None:
-        raise RganError(f"{flag}: this generator was trained without attributes (data.attribute_columns), so it takes no conditions")
+    _require_attributes(loaded.attributes, flag)
     frame = frame.rename(columns=str.strip).apply(lambda column: column.str.strip())  # as --condition reads them
     unknown = [c for c in frame.columns if c not in loaded.scaler.attributes]
     if unknown:
@@ -164,7 +167,7 @@ class LoadedGenerator:
 
     @property
     def conditions_width(self) -> int:
-        return len(self.columns) - self.scaler.feature_width
+        return self.scaler.condition_width
 
     def conditions(self, raw: dict[str, object], flag: str = "--condition") -> Conditions:
         return parse_conditions(self.scaler, self.attributes, raw, flag)
@@ -200,19 +203,18 @@ class LoadedGenerator:
         attribute_rng = np.random.default_rng([seed, ATTRIBUTE_SEED])
         for begin in range(0, n, chunk):
             k = min(chunk, n - begin)
-            z = self.network.noise(k, seq_len, generator=rng)
+            z, valid = self.network.noise(k, seq_len, generator=rng), None
             if self.attributes is not None:
-                drawn = (vectors[begin:begin + k] if vectors is not None
-                         else self.attributes.sample(k, attribute_rng, conditions.codes, conditions.values))
-                given = torch.as_tensor(np.asarray(drawn), dtype=z.dtype)[:, None, :].expand(k, seq_len, -1)
+                drawn = np.asarray(vectors[begin:begin + k] if vectors is not None
+                                   else self.attributes.sample(k, attribute_rng, conditions.codes, conditions.values))
+                given = torch.as_tensor(drawn, dtype=z.dtype)[:, None, :].expand(k, seq_len, -1)
                 if not self.scaler.max_len:
                     z = torch.cat([z, given], dim=-1)
                 else:  # each sequence's drawn length: zero attributes past it, as in the padded training data
-                    valid = torch.as_tensor(valid_mask(self.scaler.lengths_of(np.asarray(drawn)), seq_len), dtype=z.dtype)[..., None]
+                    valid = torch.as_tensor(valid_mask(self.scaler.lengths_of(drawn), seq_len), dtype=z.dtype)[..., None]
                     z = torch.cat([z, given * valid, valid], dim=-1)
-                    yield (harden(self.network(z.to(self.device)), self.scaler.groups).cpu() * valid).numpy()
-                    continue
-            yield harden(self.network(z.to(self.device)), self.scaler.groups).cpu().numpy()
+            out = harden(self.network(z.to(self.device)), self.scaler.groups).cpu()
+            yield (out if valid is None else out * valid).numpy()
 
     def iter_samples(self, n: int, seed: int, seq_len: int | None = None, chunk: int | None = None,
                      conditions: Conditions = NO_CONDITIONS, per_row: "RowConditions | None" = None) -> Iterator[np.ndarray]:
@@ -266,7 +268,9 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
     scaler = MinMaxScaler.from_dict(payload["scaler"])
     try:
         model = parse_model(own_settings("model", payload["model"], payload["model"].get("kind", "rgan")))
-        conditions = int(payload["dim"]) - scaler.feature_width
+        if int(payload["dim"]) != len(scaler.columns):
+            raise ValueError(f"its network has {payload['dim']} columns for the scaler's {len(scaler.columns)}")
+        conditions = scaler.condition_width
         network = build_sampler(model, int(payload["dim"]), scaler.groups, conditions)
         network.load_state_dict(payload["state_dict"])
         seq_len, columns = int(payload["seq_len"]), list(payload["columns"])

@@ -77,6 +77,11 @@ class MinMaxScaler:
         return len(self.columns) - sum(len(self.categories.get(a, [None])) for a in self.attributes) - (1 if self.max_len else 0)
 
     @property
+    def condition_width(self) -> int:
+        """Columns a generator is given at every step: the attributes' (in sequences mode `_length` and `_valid` too)."""
+        return len(self.columns) - self.feature_width
+
+    @property
     def numeric_columns(self) -> list[str]:
         return [name for name, _, _, attribute in self._fields() if not attribute and name not in self.categories]
 

@@ -289,7 +289,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
 
     torch.manual_seed(cfg.seed)  # model initialisation
     objective = build_objective(params.model, cfg, prepared.dim, device, prepared.scaler.groups,
-                                conditions=prepared.dim - prepared.scaler.feature_width, masked=prepared.sequences)
+                                conditions=prepared.scaler.condition_width, masked=prepared.sequences)
     if cfg.compile:
         objective.compile()
     sampler = _BatchSampler(prepared, cfg.batch_size, device, seed=cfg.seed)
