@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -234,7 +236,6 @@ def kind_params(kind: str, model: dict | None = None, train: dict | None = None)
 
 def sine_windows(n: int, seed: int):
     """n built-in sine sequences of 24 steps x 3 features as a float32 array (n, 24, 3)."""
-    import numpy as np
 
     from rgan.config import SinesConfig
     from rgan.data.sines import make_sines
@@ -251,3 +252,20 @@ def trained(tmp_path_factory):
     for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow"]):
         assert run(*command, cwd=path)[0] == 0
     return path
+
+
+CLASSES = ["a", "b", "c"]
+
+
+def entities_csv(path, entities: int = 60, steps: int = 16, seed: int = 0) -> None:
+    """Entities of three classes with class-dependent frequency, a numeric size attribute and a text state."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for entity in range(entities):
+        cls = CLASSES[entity % 3]
+        size = rng.uniform(1, 3)
+        freq = {"a": 0.2, "b": 0.6, "c": 1.0}[cls]
+        for t in range(steps):
+            value = size * np.sin(freq * t) + 0.1 * rng.normal()
+            rows.append((f"m{entity}", t, value, "up" if value > 0 else "down", cls, size))
+    pd.DataFrame(rows, columns=["entity", "t", "value", "state", "class", "size"]).to_csv(path, index=False)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import cli_env, run, tiny, write_params
+from conftest import CLASSES, cli_env, entities_csv, run, tiny, write_params
 
 STATES = ["fault", "idle", "run"]
 
@@ -102,23 +102,6 @@ def test_mlflow_model_answers_with_labels_as_rgan_sample_writes_them(tmp_path):
     assert "'state': 'string'" in stdout and "'mode': 'long'" in stdout and "'power': 'double'" in stdout
     assert run("sample", "-n", "4", "--seed", "7", "--out", "file.csv", cwd=tmp_path)[0] == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "pyfunc.csv"), pd.read_csv(tmp_path / "file.csv"))
-
-
-CLASSES = ["a", "b", "c"]
-
-
-def entities_csv(path, entities: int = 60, steps: int = 16, seed: int = 0) -> None:
-    """Entities of three classes with class-dependent frequency, a numeric size attribute and a text state."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for entity in range(entities):
-        cls = CLASSES[entity % 3]
-        size = rng.uniform(1, 3)
-        freq = {"a": 0.2, "b": 0.6, "c": 1.0}[cls]
-        for t in range(steps):
-            value = size * np.sin(freq * t) + 0.1 * rng.normal()
-            rows.append((f"m{entity}", t, value, "up" if value > 0 else "down", cls, size))
-    pd.DataFrame(rows, columns=["entity", "t", "value", "state", "class", "size"]).to_csv(path, index=False)
 
 
 def conditional(root, **train) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import MlflowServer, cli_env, free_port, run, tiny, write_params
+from conftest import MlflowServer, cli_env, entities_csv, free_port, run, tiny, write_params
 from mlflow import MlflowClient
 
 PENDING = "models/checkpoints/mlflow_run.json"
@@ -276,11 +276,19 @@ def test_interrupted_training_resumes_into_the_same_run(workdir):
 
 
 @pytest.mark.slow
-def test_mlflow_models_serve_answers_in_original_units(workdir, monkeypatch, tmp_path):
+def test_mlflow_models_serve_answers_in_original_units_on_the_conditions_asked(monkeypatch, tmp_path):
+    """Per-entity data with attributes and a categorical feature: the served model answers as `rgan sample` does,
+    with or without conditions, one set per request row."""
     uri = f"sqlite:///{tmp_path / 'serve.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    write_params(workdir / "params.yaml", tiny(registry={"model_name": "served"}))
-    for command in (["train"], ["evaluate"], ["register"]):
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    entities_csv(workdir / "entities.csv")
+    write_params(workdir / "params.yaml", tiny(
+        data={"path": "entities.csv", "time_column": "t", "sequence_column": "entity", "seq_len": 8,
+              "categorical_columns": ["state"], "attribute_columns": ["class", "size"]},
+        registry={"model_name": "served"}))
+    for command in (["prepare"], ["train"], ["evaluate"], ["register"]):
         code, err = run(*command, cwd=workdir)
         assert code == 0, err
     port = free_port()
@@ -310,10 +318,19 @@ def test_mlflow_models_serve_answers_in_original_units(workdir, monkeypatch, tmp
         served = invoke({"dataframe_split": {"columns": ["n", "seed"], "data": [[4, 5]]}})
         assert run("sample", "-n", "4", "--seed", "5", "--out", "expected.csv", cwd=workdir)[0] == 0
         expected = pd.read_csv(workdir / "expected.csv")
-        assert list(served.columns) == list(expected.columns) == ["sequence_id", "step", "feature_0", "feature_1", "feature_2"]
+        assert list(served.columns) == list(expected.columns) == ["sequence_id", "step", "value", "state", "class", "size"]
         pd.testing.assert_frame_equal(served, expected, check_dtype=False)
-        raw = pd.read_parquet(workdir / "data/raw/sines.parquet")
-        assert served["feature_0"].between(raw["feature_0"].min() - 0.5, raw["feature_0"].max() + 0.5).all()
+        raw = pd.read_csv(workdir / "entities.csv")
+        assert served["value"].between(raw["value"].min() - 0.5, raw["value"].max() + 0.5).all()
+
+        on_class = invoke({"dataframe_records": [{"n": 3, "seed": 8, "class": "c", "size": 2.5}]})
+        assert run("sample", "-n", "3", "--seed", "8", "--condition", "class=c", "--condition", "size=2.5",
+                   "--out", "on_class.csv", cwd=workdir)[0] == 0
+        pd.testing.assert_frame_equal(on_class, pd.read_csv(workdir / "on_class.csv"), check_dtype=False)
+        assert (on_class["class"] == "c").all() and (on_class["size"] == 2.5).all()
+        with pytest.raises(urllib.error.HTTPError) as unknown:
+            invoke({"dataframe_records": [{"n": 1, "seed": 1, "class": "zzz"}]})
+        assert unknown.value.code == 400 and "unknown category (allowed: a, b, c)" in unknown.value.read().decode()
 
         longer = invoke({"inputs": {"n": [2]}, "params": {"seed": 5, "seq_len": 40}})
         assert len(longer) == 2 * 40 and longer["step"].max() == 39
