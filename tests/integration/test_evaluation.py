@@ -115,3 +115,14 @@ def test_a_grouped_scoring_gives_each_member_its_score_alone(dim):
     alone = [posthoc.discriminative_score(real, o, 300, 16, s, CPU) for o, s in zip(others, seeds)]
     assert grouped == pytest.approx(alone, abs=0.02)  # an accuracy: a rounding may move one window across 0
     assert grouped[1] > max(0.1, 2 * max(grouped[0], grouped[2]))  # the shifted set is told apart best
+
+
+def test_classifiers_and_forecasters_trained_together_score_as_apart():
+    """One grouped training of members of both kinds, different widths and iteration counts: each member's score is
+    the one it gets in its own kind's group (a forecaster's padded rows and step never reach its loss)."""
+    real = _windows(120, 3, 0)
+    others = [_windows(100, 3, 1), _windows(110, 3, 2, shift=0.6)]
+    together = posthoc.scores_together([("discriminative", (real, others, 60, 16, [4, 5]), {}),
+                                        ("predictive", (others, real, 90, 16, [4, 5]), {})], CPU)
+    apart = [posthoc.discriminative_scores(real, others, 60, 16, [4, 5], CPU), posthoc.predictive_scores(others, real, 90, 16, [4, 5], CPU)]
+    assert together[0] == pytest.approx(apart[0], abs=0.02) and together[1] == pytest.approx(apart[1], abs=1e-6)

@@ -44,23 +44,26 @@ def test_weight_average_is_bit_for_bit_torchs_averaged_model_and_loads_its_state
     assert all(torch.equal(a, b) for a, b in zip(resumed.module.parameters(), torchs.module.parameters()))
 
 
-def test_grouped_members_never_see_each_other():
-    heads = [posthoc._seeded_head(3, 2, seed) for seed in (0, 1)]
+@pytest.mark.parametrize("shapes", [[(3, 2), (3, 2)], [(3, 2), (2, 1), (4, 3)]])
+def test_grouped_members_never_see_each_other(shapes):
+    heads = [posthoc._seeded_head(d, h, seed) for seed, (d, h) in enumerate(shapes)]
     group = posthoc.GroupedHeads(heads, CPU)
-    assert all(torch.equal(a, b) for a, b in zip(group.member(1).parameters(), heads[1].parameters()))
+    width = sum(d for d, _ in shapes)
+    assert all(torch.equal(a, b) for i in range(len(heads)) for a, b in zip(group.member(i).parameters(), heads[i].parameters()))
     opt = torch.optim.Adam(group.parameters())
     for _ in range(5):
         opt.zero_grad()
-        group(torch.randn(4, 6, 6)).pow(2).sum().backward()
+        group(torch.randn(4, 6, width)).pow(2).sum().backward()
         opt.step()
     for name, p in group.named_parameters():
         mask = getattr(group, f"mask_{name.replace('.', '_')}")
         assert torch.count_nonzero(p * (1 - mask)) == 0, name  # the cross-weights stayed exactly zero
-    # member 0's output does not depend on member 1's inputs
-    x = torch.randn(2, 6, 6)
+    # member 0's output does not depend on the other members' inputs, and equals member 0 alone
+    x = torch.randn(2, 6, width)
     y = x.clone()
-    y[:, :, 3:] = 100.0
+    y[:, :, shapes[0][0]:] = 100.0
     assert torch.equal(group(x)[:, :, 0], group(y)[:, :, 0])
+    assert torch.allclose(group(x)[:, :, 0], group.member(0)(x[:, :, :shapes[0][0]]), atol=1e-6)
 
 
 STATS = {"sha256": {"series": "a" * 64, "train": "b" * 64}, "seq_len": 24}

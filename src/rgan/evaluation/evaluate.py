@@ -32,25 +32,25 @@ def _ratios(metrics: dict, n_test: int, n_train: int) -> dict:
     return {name: {k: round(float(v), 4) for k, v in value.items()} for name, value in out.items()}
 
 
-def _posthoc_tasks(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], references: bool, device,
+def _posthoc_specs(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], references: bool,
                    target: int | None = None, masked: bool = False) -> list:
-    """The post-hoc trainings: per score, one grouped model (rgan.evaluation.posthoc) whose members are the repeats
-    on synthetic windows and, unless cached, the real-data references (the same classifier and seeds with real
-    training windows in place of synthetic ones). The longest first."""
+    """(name, spec) of the post-hoc scorings (rgan.evaluation.posthoc.scores_together): per score, the repeats on
+    synthetic windows and, unless cached, the real-data references (the same models and seeds with real training
+    windows in place of synthetic ones)."""
     seeds = [cfg.seed + r for r in range(cfg.repeats)]
     stand_ins = [floor.real_reference(train, len(test), seed=seed) for seed in seeds] if references else []
     trains = synthetic + ([train] * cfg.repeats if references else [])
     member_seeds = seeds * (2 if references else 1)
-    common = dict(batch_size=cfg.batch_size, seeds=member_seeds, device=device, masked=masked)
-    return [("predictive", posthoc.predictive_scores, (trains, test, cfg.predictive_iterations), {**common, "target": target}),
-            ("discriminative", posthoc.discriminative_scores, (test, synthetic + stand_ins, cfg.discriminative_iterations), common)]
+    common = dict(batch_size=cfg.batch_size, seeds=member_seeds, masked=masked)
+    return [("predictive", ("predictive", (trains, test, cfg.predictive_iterations), {**common, "target": target})),
+            ("discriminative", ("discriminative", (test, synthetic + stand_ins, cfg.discriminative_iterations), common))]
 
 
 MIN_CONDITION_WINDOWS = 20  # fewer test windows of a label: no per-condition score (its classifier would be noise)
 
 
-def _per_condition_tasks(cfg, test, conditioned, first: int, categorical_attributes, scaler, device, masked: bool) -> list:
-    """((attribute, label), task) per label of each categorical attribute with enough test windows: the
+def _per_condition_specs(cfg, test, conditioned, first: int, categorical_attributes, scaler, masked: bool) -> list:
+    """((attribute, label), (name, spec)) per label of each categorical attribute with enough test windows: the
     discriminative score of the real test windows of that label against the windows generated with their attributes."""
     out = []
     for name, (a, b) in categorical_attributes:
@@ -58,10 +58,9 @@ def _per_condition_tasks(cfg, test, conditioned, first: int, categorical_attribu
         for code, label in enumerate(scaler.categories[name]):
             rows = np.flatnonzero(labels == code)
             if len(rows) >= MIN_CONDITION_WINDOWS:
-                task = (f"discriminative_by/{name}={label}", posthoc.discriminative_scores,
-                        (test[rows], [conditioned[rows]], cfg.discriminative_iterations),
-                        dict(batch_size=cfg.batch_size, seeds=[cfg.seed], device=device, masked=masked))
-                out.append(((name, str(label)), task))
+                spec = ("discriminative", (test[rows], [conditioned[rows]], cfg.discriminative_iterations),
+                        dict(batch_size=cfg.batch_size, seeds=[cfg.seed], masked=masked))
+                out.append(((name, str(label)), (f"discriminative_by/{name}={label}", spec)))
     return out
 
 
@@ -101,16 +100,18 @@ def evaluate(
     reference_state = "computed" if cached is None else "cached"
     # the forecast target: the last feature (not an attribute, constant in a window, nor `_valid`)
     target = prepared.scaler.feature_width - 1 if prepared.dim != prepared.scaler.feature_width else None
-    tasks = _posthoc_tasks(cfg, test, train, synthetic, references=cached is None, device=device, target=target,
-                           masked=prepared.sequences)
-    by_condition = _per_condition_tasks(cfg, test, conditioned, first, categorical_attributes, prepared.scaler, device,
+    specs = _posthoc_specs(cfg, test, train, synthetic, references=cached is None, target=target, masked=prepared.sequences)
+    by_condition = _per_condition_specs(cfg, test, conditioned, first, categorical_attributes, prepared.scaler,
                                         masked=prepared.sequences)
-    tasks += [task for _, task in by_condition]
+    specs += [spec for _, spec in by_condition]
+    # every post-hoc model in one grouped training: it costs about what its longest member costs alone
+    tasks = [("posthoc", posthoc.scores_together, ([spec for _, spec in specs],), dict(device=device))]
     shown = min(cfg.plot_samples, len(test))
     if plots_dir is not None:  # t-SNE is the one slow figure: computed beside the trainings
         tasks.append(("tsne", plots.tsne_coordinates, (test[:shown], synthetic[0][:shown]), dict(seed=cfg.seed)))
     workers = parallel.worker_count(cfg.workers if device.type == "cpu" else 1, len(tasks))
     results = dict(parallel.run_tasks(tasks, workers=workers, progress=progress))
+    results.update(zip([name for name, _ in specs], results.pop("posthoc")))
     repeats = cfg.repeats
     scores: dict[str, list[float]] = {name: results[name][:repeats] for name in ("discriminative", "predictive")}
     if cached is None:

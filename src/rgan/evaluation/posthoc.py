@@ -8,11 +8,14 @@
 Sequences mode (`masked`: the last column is `_valid`, 1 on a sequence's steps, 0 on its padding): the classifier
 reads its output at each sequence's last step, and the forecaster is trained and scored on valid steps only.
 
-Several scorings of the same kind (the repeats of an evaluation) train as one grouped model: one GRU whose weights
-are block-diagonal, one block per member, so the members never see each other (their cross-weights are zero and
-their gradients masked, so Adam never moves them). A member's initial weights, batches and seed are exactly those it
-would have alone; these tiny GRUs cost what their per-step operations cost, not their size, so a group of k trains
-in about the time of one. Only the order of float sums inside a matrix product differs from training alone.
+Several scorings (the repeats of an evaluation, the real-data references, the per-condition classifiers, and the
+discriminative and predictive models alike) train as one grouped model: one GRU whose weights are block-diagonal,
+one block per member, so the members never see each other (their cross-weights are zero and their gradients masked,
+so Adam never moves them). A member's initial weights, batches and seed are exactly those it would have alone; a
+forecaster's batch is padded with zero rows and a zero last step to the classifiers' shape (its loss reads neither:
+the GRU is causal and rows are independent), and a member that has done its iterations is copied out and then
+ignored. These tiny GRUs cost what their per-step operations cost, not their size, so a group trains in about the
+time of its longest member alone. Only the order of float sums inside a matrix product differs from training alone.
 """
 
 from __future__ import annotations
@@ -47,15 +50,16 @@ def _seeded_head(inputs: int, hidden: int, seed: int) -> _GRUHead:
 
 
 class GroupedHeads(nn.Module):
-    """k `_GRUHead`s of the same shape as one GRU (hidden k*h, inputs k*d) and one linear head (k outputs), their
-    weights on the block diagonal. Input (batch, seq, k*d): member i reads features i*d:(i+1)*d; output (batch, seq, k)."""
+    """`_GRUHead`s as one GRU (hidden: the sum of theirs; inputs: the sum of theirs) and one linear head (an output
+    per member), their weights on the block diagonal. Input (batch, seq, sum of inputs): member i reads its own
+    slice of the features, in member order; output (batch, seq, members)."""
 
     def __init__(self, heads: Sequence[_GRUHead], device: torch.device):
         super().__init__()
-        k, d, h = len(heads), heads[0].gru.input_size, heads[0].gru.hidden_size
-        self.k, self.d, self.h = k, d, h
-        self.gru = nn.GRU(k * d, k * h, batch_first=True)
-        self.head = nn.Linear(k * h, k)
+        self.inputs = [one.gru.input_size for one in heads]
+        self.hiddens = [one.gru.hidden_size for one in heads]
+        self.gru = nn.GRU(sum(self.inputs), sum(self.hiddens), batch_first=True)
+        self.head = nn.Linear(sum(self.hiddens), len(heads))
         with torch.no_grad():
             for name, p in self.named_parameters():
                 p.zero_()
@@ -71,20 +75,24 @@ class GroupedHeads(nn.Module):
 
     def _block(self, name: str, i: int) -> tuple[torch.Tensor, ...]:
         """The index of member i's weights in the grouped parameter `name`."""
-        k, d, h = self.k, self.d, self.h
+        h, total = self.hiddens[i], sum(self.hiddens)
+        first = sum(self.hiddens[:i])
+        own = torch.arange(first, first + h)
         if name.startswith("gru."):
-            rows = torch.cat([torch.arange(g * k * h + i * h, g * k * h + (i + 1) * h) for g in range(GATES)])
+            rows = torch.cat([g * total + own for g in range(GATES)])
             if "bias" in name:
                 return (rows,)
-            width = d if "weight_ih" in name else h
-            return rows[:, None], torch.arange(i * width, (i + 1) * width)[None, :]
+            if "weight_ih" in name:
+                start = sum(self.inputs[:i])
+                return rows[:, None], torch.arange(start, start + self.inputs[i])[None, :]
+            return rows[:, None], own[None, :]
         if name == "head.weight":
-            return torch.tensor([[i]]), torch.arange(i * h, (i + 1) * h)[None, :]
+            return torch.tensor([[i]]), own[None, :]
         return (torch.tensor([i]),)  # head.bias
 
     def member(self, i: int) -> _GRUHead:
         """Member i as a plain `_GRUHead` with its trained weights."""
-        one = _GRUHead(self.d, self.h).to(self.head.weight.device)
+        one = _GRUHead(self.inputs[i], self.hiddens[i]).to(self.head.weight.device)
         grouped = dict(self.named_parameters())
         with torch.no_grad():
             for name, p in one.named_parameters():
@@ -113,39 +121,128 @@ def _at(outputs: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     return outputs[torch.arange(len(steps), device=outputs.device), steps]
 
 
-def discriminative_scores(real: np.ndarray, others: Sequence[np.ndarray], iterations: int, batch_size: int,
-                          seeds: Sequence[int], device: torch.device, masked: bool = False) -> list[float]:
-    """`discriminative_score(real, others[i], seed=seeds[i])` for every i, trained as one grouped model."""
-    rngs = [np.random.default_rng(seed) for seed in seeds]
-    real_t = torch.tensor(real, dtype=torch.float32, device=device)
-    other_t = [torch.tensor(o, dtype=torch.float32, device=device) for o in others]
-    splits = [(_split(len(real), rng), _split(len(o), rng)) for rng, o in zip(rngs, others)]
-    heads = [_seeded_head(real.shape[2], _hidden(real.shape[2]), seed) for seed in seeds]
-    model = GroupedHeads(heads, device)
+class _Discriminative:
+    """A classifier of real against other windows (TimeGAN's discriminative score), as a member of a group."""
+
+    def __init__(self, real: torch.Tensor, other: torch.Tensor, iterations: int, batch_size: int, seed: int, masked: bool):
+        self.real, self.other, self.iterations, self.batch_size, self.masked = real, other, iterations, batch_size, masked
+        self.rng = np.random.default_rng(seed)
+        self.real_split, self.other_split = _split(len(real), self.rng), _split(len(other), self.rng)
+        self.head = _seeded_head(real.shape[2], _hidden(real.shape[2]), seed)
+        self.rows, self.steps = 2 * batch_size, real.shape[1]
+        self.labels = torch.cat([torch.ones(batch_size, device=real.device), torch.zeros(batch_size, device=real.device)])
+
+    def batch(self, rows: int, steps: int) -> torch.Tensor:
+        # as in TimeGAN: a batch of each kind per iteration (one forward pass for both)
+        (real_train, _), (other_train, _) = self.real_split, self.other_split
+        r = self.real[real_train[self.rng.integers(len(real_train), size=self.batch_size)]]
+        s = self.other[other_train[self.rng.integers(len(other_train), size=self.batch_size)]]
+        both = torch.cat([r, s])
+        self.last = _last_steps(both, self.masked)
+        return _pad(both, rows, steps)
+
+    def loss(self, outputs: torch.Tensor) -> torch.Tensor:
+        """outputs (rows, steps): the classifier reads the output at each window's final (last valid) step."""
+        return F.binary_cross_entropy_with_logits(_at(outputs, self.last), self.labels)
+
+    def score(self, head: _GRUHead) -> float:
+        (_, real_test), (_, other_test) = self.real_split, self.other_split
+        r, s = self.real[real_test], self.other[other_test]
+        correct = (_at(head(r), _last_steps(r, self.masked)) > 0).sum() + (_at(head(s), _last_steps(s, self.masked)) <= 0).sum()
+        return abs(correct.item() / (len(real_test) + len(other_test)) - 0.5)
+
+
+class _Predictive:
+    """A next-step forecaster trained on `train` windows and scored on `test` (TimeGAN's predictive score)."""
+
+    def __init__(self, train: torch.Tensor, test: tuple[torch.Tensor, ...], iterations: int, batch_size: int, seed: int,
+                 target: int | None, masked: bool):
+        self.x, self.y, self.w = _predictive_xy(train, target, masked)
+        self.test, self.iterations, self.batch_size, self.masked = test, iterations, batch_size, masked
+        self.rng = np.random.default_rng(seed)
+        self.head = _seeded_head(self.x.shape[2], _hidden(train.shape[2]), seed)
+        self.rows, self.steps = batch_size, self.x.shape[1]
+
+    def batch(self, rows: int, steps: int) -> torch.Tensor:
+        self.pick = torch.as_tensor(self.rng.integers(len(self.x), size=self.batch_size), device=self.x.device)
+        return _pad(self.x[self.pick], rows, steps)
+
+    def loss(self, outputs: torch.Tensor) -> torch.Tensor:
+        out = torch.sigmoid(outputs[:self.rows, :self.steps])
+        return _l1(out, self.y[self.pick], self.w[self.pick], self.masked)
+
+    def score(self, head: _GRUHead) -> float:
+        x_test, y_test, w_test = self.test
+        return _l1(torch.sigmoid(head(x_test)), y_test, w_test, self.masked).item()
+
+
+def _pad(batch: torch.Tensor, rows: int, steps: int) -> torch.Tensor:
+    """`batch` (n, t, d) with zero rows and zero last steps up to (rows, steps, d)."""
+    if batch.shape[0] == rows and batch.shape[1] == steps:
+        return batch
+    return F.pad(batch, (0, 0, 0, steps - batch.shape[1], 0, rows - batch.shape[0]))
+
+
+def train_together(members: Sequence[_Discriminative | _Predictive], device: torch.device) -> list[float]:
+    """Train `members` as one grouped model, each for its own iterations; their scores, in order."""
+    rows, steps = max(m.rows for m in members), max(m.steps for m in members)
+    model = GroupedHeads([m.head for m in members], device)
     opt = torch.optim.Adam(model.parameters())
-    labels = torch.cat([torch.ones(batch_size, device=device), torch.zeros(batch_size, device=device)])
-    for _ in range(iterations):
-        # as in TimeGAN: a batch of each kind per iteration (one forward pass for both); the classifier reads the
-        # output at the final step
-        batches = []
-        for rng, o, ((real_train, _), (other_train, _)) in zip(rngs, other_t, splits):
-            r = real_t[real_train[rng.integers(len(real_train), size=batch_size)]]
-            s = o[other_train[rng.integers(len(other_train), size=batch_size)]]
-            batches.append(torch.cat([r, s]))
-        outputs = model(torch.cat(batches, dim=2))  # (2 * batch, seq_len, members)
-        loss = sum(F.binary_cross_entropy_with_logits(_at(outputs[:, :, i], _last_steps(b, masked)), labels)
-                   for i, b in enumerate(batches))
+    trained: list[_GRUHead | None] = [model.member(i) if m.iterations <= 0 else None for i, m in enumerate(members)]
+    idle: dict[int, torch.Tensor] = {}  # the input of a member that has done its iterations
+    for iteration in range(max(m.iterations for m in members)):
+        inputs, active = [], []
+        for i, m in enumerate(members):
+            if iteration < m.iterations:
+                inputs.append(m.batch(rows, steps))
+                active.append(i)
+            else:
+                inputs.append(idle.setdefault(i, torch.zeros(rows, steps, m.head.gru.input_size, device=device)))
+        outputs = model(torch.cat(inputs, dim=2))  # (rows, steps, members)
+        loss = sum(members[i].loss(outputs[:, :, i]) for i in active)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    scores = []
+        for i in active:
+            if iteration + 1 == members[i].iterations:
+                trained[i] = model.member(i)
     with torch.no_grad():
-        for i, (o, ((_, real_test), (_, other_test))) in enumerate(zip(other_t, splits)):
-            head = model.member(i)
-            r, s = real_t[real_test], o[other_test]
-            correct = (_at(head(r), _last_steps(r, masked)) > 0).sum() + (_at(head(s), _last_steps(s, masked)) <= 0).sum()
-            scores.append(abs(correct.item() / (len(real_test) + len(other_test)) - 0.5))
-    return scores
+        return [m.score(head) for m, head in zip(members, trained)]
+
+
+def discriminative_members(real: np.ndarray, others: Sequence[np.ndarray], iterations: int, batch_size: int,
+                           seeds: Sequence[int], device: torch.device, masked: bool = False) -> list[_Discriminative]:
+    real_t = torch.tensor(real, dtype=torch.float32, device=device)
+    return [_Discriminative(real_t, torch.tensor(o, dtype=torch.float32, device=device), iterations, batch_size, seed, masked)
+            for o, seed in zip(others, seeds)]
+
+
+def predictive_members(trains: Sequence[np.ndarray], test_windows: np.ndarray, iterations: int, batch_size: int,
+                       seeds: Sequence[int], device: torch.device, target: int | None = None, masked: bool = False) -> list[_Predictive]:
+    test = _predictive_xy(torch.tensor(test_windows, dtype=torch.float32, device=device), target, masked)
+    return [_Predictive(torch.tensor(t, dtype=torch.float32, device=device), test, iterations, batch_size, seed, target, masked)
+            for t, seed in zip(trains, seeds)]
+
+
+MEMBERS = {"discriminative": discriminative_members, "predictive": predictive_members}
+
+
+def scores_together(specs: Sequence[tuple[str, tuple, dict]], device: torch.device) -> list[list[float]]:
+    """Several scorings as one grouped training: each spec is (`discriminative` or `predictive`, the arguments of
+    `discriminative_scores` / `predictive_scores` but the device); the scores of each spec, in order."""
+    groups = [MEMBERS[kind](*args, **kwargs, device=device) for kind, args, kwargs in specs]
+    scores = train_together([m for group in groups for m in group], device)
+    out, begin = [], 0
+    for group in groups:
+        out.append(scores[begin:begin + len(group)])
+        begin += len(group)
+    return out
+
+
+def discriminative_scores(real: np.ndarray, others: Sequence[np.ndarray], iterations: int, batch_size: int,
+                          seeds: Sequence[int], device: torch.device, masked: bool = False) -> list[float]:
+    """`discriminative_score(real, others[i], seed=seeds[i])` for every i, trained as one grouped model."""
+    return train_together(discriminative_members(real, others, iterations, batch_size, seeds, device, masked), device)
 
 
 def discriminative_score(real: np.ndarray, synthetic: np.ndarray, iterations: int, batch_size: int, seed: int,
@@ -171,21 +268,7 @@ def _l1(out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, masked: bool)
 def predictive_scores(trains: Sequence[np.ndarray], test_windows: np.ndarray, iterations: int, batch_size: int,
                       seeds: Sequence[int], device: torch.device, target: int | None = None, masked: bool = False) -> list[float]:
     """`predictive_score(trains[i], test_windows, seed=seeds[i])` for every i, trained as one grouped model."""
-    rngs = [np.random.default_rng(seed) for seed in seeds]
-    data = [_predictive_xy(torch.tensor(t, dtype=torch.float32, device=device), target, masked) for t in trains]
-    x_test, y_test, w_test = _predictive_xy(torch.tensor(test_windows, dtype=torch.float32, device=device), target, masked)
-    heads = [_seeded_head(data[0][0].shape[2], _hidden(test_windows.shape[2]), seed) for seed in seeds]
-    model = GroupedHeads(heads, device)
-    opt = torch.optim.Adam(model.parameters())
-    for _ in range(iterations):
-        picks = [torch.as_tensor(rng.integers(len(x), size=batch_size), device=device) for rng, (x, _, _) in zip(rngs, data)]
-        out = torch.sigmoid(model(torch.cat([x[pick] for pick, (x, _, _) in zip(picks, data)], dim=2)))
-        loss = sum(_l1(out[:, :, i], y[pick], w[pick], masked) for i, (pick, (_, y, w)) in enumerate(zip(picks, data)))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        return [_l1(torch.sigmoid(model.member(i)(x_test)), y_test, w_test, masked).item() for i in range(len(seeds))]
+    return train_together(predictive_members(trains, test_windows, iterations, batch_size, seeds, device, target, masked), device)
 
 
 def predictive_score(train_windows: np.ndarray, test_windows: np.ndarray, iterations: int, batch_size: int, seed: int,
