@@ -57,7 +57,8 @@ def main() -> int:
                   f"(floor {scores['discriminative_floor']['mean']:.4f}), predictive {scores['predictive']['mean']:.4f} "
                   f"(real {scores['predictive_real']['mean']:.4f})", flush=True)
         if seen[0] != seen[1]:
-            print("FAIL the cached reference changed the scores", file=sys.stderr)
+            changed = {k: (seen[0].get(k), seen[1].get(k)) for k in seen[0].keys() | seen[1].keys() if seen[0].get(k) != seen[1].get(k)}
+            print(f"FAIL the cached reference changed the scores: {changed}", file=sys.stderr)
             return 1
     return 0
 

@@ -33,24 +33,26 @@ def _ratios(metrics: dict, n_test: int, n_train: int) -> dict:
 
 
 def _posthoc_specs(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], references: bool,
-                   target: int | None = None, masked: bool = False) -> list:
-    """(name, spec) of the post-hoc scorings (rgan.evaluation.posthoc.scores_together): per score, the repeats on
+                   target: int | None = None, masked: bool = False) -> dict[str, tuple]:
+    """Score name -> spec (rgan.evaluation.posthoc.scores_together): the predictive and discriminative repeats on
     synthetic windows and, unless cached, the real-data references (the same models and seeds with real training
     windows in place of synthetic ones)."""
     seeds = [cfg.seed + r for r in range(cfg.repeats)]
-    stand_ins = [floor.real_reference(train, len(test), seed=seed) for seed in seeds] if references else []
-    trains = synthetic + ([train] * cfg.repeats if references else [])
-    member_seeds = seeds * (2 if references else 1)
-    common = dict(batch_size=cfg.batch_size, seeds=member_seeds, masked=masked)
-    return [("predictive", ("predictive", (trains, test, cfg.predictive_iterations), {**common, "target": target})),
-            ("discriminative", ("discriminative", (test, synthetic + stand_ins, cfg.discriminative_iterations), common))]
+    common = dict(batch_size=cfg.batch_size, seeds=seeds, masked=masked)
+    specs = {"predictive": ("predictive", (synthetic, test, cfg.predictive_iterations), {**common, "target": target}),
+             "discriminative": ("discriminative", (test, synthetic, cfg.discriminative_iterations), common)}
+    if references:
+        stand_ins = [floor.real_reference(train, len(test), seed=seed) for seed in seeds]
+        specs["predictive_real"] = ("predictive", ([train] * cfg.repeats, test, cfg.predictive_iterations), {**common, "target": target})
+        specs["discriminative_floor"] = ("discriminative", (test, stand_ins, cfg.discriminative_iterations), common)
+    return specs
 
 
 MIN_CONDITION_WINDOWS = 20  # fewer test windows of a label: no per-condition score (its classifier would be noise)
 
 
 def _per_condition_specs(cfg, test, conditioned, first: int, categorical_attributes, scaler, masked: bool) -> list:
-    """((attribute, label), (name, spec)) per label of each categorical attribute with enough test windows: the
+    """((attribute, label), spec) per label of each categorical attribute with enough test windows: the
     discriminative score of the real test windows of that label against the windows generated with their attributes."""
     out = []
     for name, (a, b) in categorical_attributes:
@@ -60,7 +62,7 @@ def _per_condition_specs(cfg, test, conditioned, first: int, categorical_attribu
             if len(rows) >= MIN_CONDITION_WINDOWS:
                 spec = ("discriminative", (test[rows], [conditioned[rows]], cfg.discriminative_iterations),
                         dict(batch_size=cfg.batch_size, seeds=[cfg.seed], masked=masked))
-                out.append(((name, str(label)), (f"discriminative_by/{name}={label}", spec)))
+                out.append(((name, str(label)), spec))
     return out
 
 
@@ -103,19 +105,26 @@ def evaluate(
     specs = _posthoc_specs(cfg, test, train, synthetic, references=cached is None, target=target, masked=prepared.sequences)
     by_condition = _per_condition_specs(cfg, test, conditioned, first, categorical_attributes, prepared.scaler,
                                         masked=prepared.sequences)
-    specs += [spec for _, spec in by_condition]
-    # every post-hoc model in one grouped training: it costs about what its longest member costs alone
-    tasks = [("posthoc", posthoc.scores_together, ([spec for _, spec in specs],), dict(device=device))]
+    # Grouped trainings in parallel, the longest first: the repeats of each score as one group (the per-condition
+    # classifiers with the discriminative repeats), the references as groups of their own, so a score is the same
+    # to the bit whether the references were cached or not. One group of everything costs more: a group's matrices
+    # grow with its members, and a forecaster's batch would be padded to the classifiers' double batch.
+    groups = {name: [spec] for name, spec in specs.items()}
+    groups["discriminative"] += [spec for _, spec in by_condition]
+    order = sorted(groups, key=lambda name: name.startswith("discriminative"))  # forecasters train 5,000 steps by default
+    tasks = [(name, posthoc.scores_together, (groups[name],), dict(device=device)) for name in order]
     shown = min(cfg.plot_samples, len(test))
     if plots_dir is not None:  # t-SNE is the one slow figure: computed beside the trainings
         tasks.append(("tsne", plots.tsne_coordinates, (test[:shown], synthetic[0][:shown]), dict(seed=cfg.seed)))
     workers = parallel.worker_count(cfg.workers if device.type == "cpu" else 1, len(tasks))
     results = dict(parallel.run_tasks(tasks, workers=workers, progress=progress))
-    results.update(zip([name for name, _ in specs], results.pop("posthoc")))
+    per_label = results["discriminative"][1:]  # the per-condition classifiers' scores, in by_condition's order
+    for name in groups:
+        results[name] = results[name][0]  # each group's first spec is its score's
     repeats = cfg.repeats
     scores: dict[str, list[float]] = {name: results[name][:repeats] for name in ("discriminative", "predictive")}
     if cached is None:
-        cached = {"discriminative_floor": results["discriminative"][repeats:], "predictive_real": results["predictive"][repeats:]}
+        cached = {name: results[name] for name in ("discriminative_floor", "predictive_real")}
         reference.store(entry, cached)
     scores.update(cached)
     features = prepared.scaler.feature_width  # attributes are constant within a window: no autocorrelation
@@ -158,8 +167,8 @@ def evaluate(
             [name for name, _ in categorical_attributes], cfg.seed)
     if by_condition:  # real test windows of each label against those generated with their attributes
         metrics["discriminative_by"] = {}
-        for (name, label), (task_name, *_) in by_condition:
-            metrics["discriminative_by"].setdefault(name, {})[label] = round(float(results[task_name][0]), 6)
+        for ((name, label), _), (score,) in zip(by_condition, per_label):
+            metrics["discriminative_by"].setdefault(name, {})[label] = round(float(score), 6)
         worst = max(v for labels in metrics["discriminative_by"].values() for v in labels.values())
         metrics["discriminative_worst_condition"] = {"mean": worst, "std": 0.0}  # a score the registry can gate on
     metrics["windows"] = int(len(test))
