@@ -167,8 +167,8 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
             "sequences and on sequences generated with their attributes (chance: the commonest class). Lengths: Wasserstein-1",
             "between real and generated lengths, in steps, overall and per class (generated without conditions).",
             "",
-            "| model | discriminative | real-vs-real floor | predictive (real) | class accuracy: generated / real / chance | length W1 | length W1 per class | category TV | attribute distance | training | steps | measured |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| model | discriminative | real-vs-real floor | predictive (real) | class accuracy: generated / real / chance | length W1 | length W1 per class | category TV | attribute distance | training | threads | steps | measured |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(conditional, key=lambda r: KINDS.index(r["kind"])):
             s = r["scores"]
@@ -177,7 +177,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
             lines.append(f"| {r['kind']} (ours, {r['repeats']} repeats) | {fmt(s['discriminative'])} | {fmt(s['discriminative_floor'])} | "
                          f"{fmt(s['predictive'])} ({fmt(s['predictive_real'])}) | {accuracy['synthetic']:.3f} / {accuracy['real']:.3f} / "
                          f"{accuracy['chance']:.3f} | {fmt(s['length_w1'])} | {per_class} | {fmt(s['category_tv'])} | "
-                         f"{fmt(s['attribute_distance'])} | {r['wall_s'] / 60:.1f} min | {r['steps']} | {r['measured']} |")
+                         f"{fmt(s['attribute_distance'])} | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
     lines += ["", *(f"Skipped: {s}" for s in skipped)]
     return "\n".join(lines).rstrip() + "\n"
 
