@@ -311,7 +311,7 @@ class EvaluateConfig(_Section):
 # Scores `evaluate` writes; the registry ranks and gates versions by them.
 NumericScore = Literal["discriminative", "discriminative_floor", "discriminative_ratio", "predictive", "predictive_real",
                        "predictive_ratio", "marginal_w1", "autocorr_diff", "memorization_ratio", "category_tv", "attribute_distance",
-                       "length_w1", "discriminative_worst_condition"]
+                       "length_w1", "discriminative_worst_condition", "correlational", "dcr_share", "membership_auc"]
 NUMERIC_SCORES: tuple[str, ...] = NumericScore.__args__
 BOOLEAN_SCORES = ("memorization_pass",)
 

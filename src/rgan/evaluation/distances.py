@@ -61,6 +61,62 @@ def memorization_ratio(train: np.ndarray, real_test: np.ndarray, synthetic: np.n
     return float(np.median(synth_d) / max(np.median(test_d), 1e-12))
 
 
+def correlational_score(real: np.ndarray, synthetic: np.ndarray, real_valid: np.ndarray | None = None,
+                        synthetic_valid: np.ndarray | None = None) -> float:
+    """Diffusion-TS's correlational score (Yuan & Qiao, ICLR 2024; `CrossCorrelLoss` in their
+    Utils/cross_correlation.py): each set's features standardised over all its windows' (valid) steps (unbiased std),
+    the lag-0 cross-correlation of every feature pair, diagonal included, averaged over each window's steps and then
+    over windows; the score is the sum over pairs of |synthetic - real|, divided by 10 as theirs is. 0 is best.
+    Theirs averages 5 scorings of random fifths of the sets; ours scores the whole sets once per repeat."""
+    rows, cols = np.tril_indices(real.shape[2])
+
+    def pairs(windows: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+        weight = np.ones(windows.shape[:2]) if valid is None else valid.astype(np.float64)
+        steps = windows[weight > 0].astype(np.float64)
+        std = steps.std(axis=0, ddof=1)
+        z = (windows - steps.mean(axis=0)) / np.where(std > 0, std, 1.0)
+        per_window = np.einsum("bti,btj,bt->bij", z, z, weight) / np.maximum(weight.sum(axis=1), 1)[:, None, None]
+        return per_window.mean(axis=0)[rows, cols]
+
+    return float(np.abs(pairs(synthetic, synthetic_valid) - pairs(real, real_valid)).sum() / 10)
+
+
+def _flat(windows: np.ndarray) -> np.ndarray:
+    return windows.reshape(len(windows), -1).astype(np.float64)
+
+
+def _equal_halves(train: np.ndarray, holdout: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """As many training windows as held-out ones (a random subset of the larger set): chance is then one half."""
+    rng = np.random.default_rng(seed)
+    n = min(len(train), len(holdout))
+    return (train[np.sort(rng.choice(len(train), n, replace=False))], holdout[np.sort(rng.choice(len(holdout), n, replace=False))])
+
+
+def dcr_share(train: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> float:
+    """Distance to closest record, as a share (the holdout comparison of Platzer & Reutterer 2021, SDMetrics'
+    DCRBaselineProtection): of the synthetic windows, the share whose nearest real window (Euclidean) is a training
+    one rather than one of an equally large held-out set; a tie counts half. 0.5: no closer to the training data than
+    to unseen data from the same source; 1: every synthetic window sits next to a training window (a copier)."""
+    train, holdout = _equal_halves(train, holdout, seed)
+    flat = _flat(synthetic)
+    to_train = NearestNeighbors(n_neighbors=1).fit(_flat(train)).kneighbors(flat)[0][:, 0]
+    to_holdout = NearestNeighbors(n_neighbors=1).fit(_flat(holdout)).kneighbors(flat)[0][:, 0]
+    return float(np.mean((to_train < to_holdout) + 0.5 * (to_train == to_holdout)))
+
+
+def membership_auc(train: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> float:
+    """A membership-inference attack on the synthetic data alone (the distance attack of Hilprecht et al., PoPETs
+    2019, nearest-neighbour form; Chen et al., CCS 2020): a real window is guessed a training member the closer its
+    nearest synthetic window is. The score is that guess's ROC AUC over training windows (members) and an equally
+    large held-out set (non-members): 0.5, membership cannot be told; 1, every member is told apart."""
+    from sklearn.metrics import roc_auc_score
+
+    train, holdout = _equal_halves(train, holdout, seed)
+    index = NearestNeighbors(n_neighbors=1).fit(_flat(synthetic))
+    distances = index.kneighbors(np.concatenate([_flat(train), _flat(holdout)]))[0][:, 0]
+    return float(roc_auc_score(np.r_[np.ones(len(train)), np.zeros(len(holdout))], -distances))
+
+
 def category_frequencies(windows: np.ndarray, groups, valid: np.ndarray | None = None) -> list[np.ndarray]:
     """Each categorical column's share of steps per category (all, or the valid, steps pooled), from its one-hot block."""
     steps = _steps(windows, valid)

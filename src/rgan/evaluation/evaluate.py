@@ -111,8 +111,8 @@ def evaluate(
     # grow with its members, and a forecaster's batch would be padded to the classifiers' double batch.
     groups = {name: [spec] for name, spec in specs.items()}
     groups["discriminative"] += [spec for _, spec in by_condition]
-    order = sorted(groups, key=lambda name: name.startswith("discriminative"))  # forecasters train 5,000 steps by default
-    tasks = [(name, posthoc.scores_together, (groups[name],), dict(device=device)) for name in order]
+    longest_first = sorted(groups, key=lambda name: name.startswith("discriminative"))  # forecasters: 5,000 steps by default
+    tasks = [(name, posthoc.scores_together, (groups[name],), dict(device=device)) for name in longest_first]
     shown = min(cfg.plot_samples, len(test))
     if plots_dir is not None:  # t-SNE is the one slow figure: computed beside the trainings
         tasks.append(("tsne", plots.tsne_coordinates, (test[:shown], synthetic[0][:shown]), dict(seed=cfg.seed)))
@@ -136,6 +136,11 @@ def evaluate(
         scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(
             test[..., :features], synth[..., :features], cfg.acf_lags, valid(test), valid(synth)))
         scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train[..., kept], test[..., kept], synth[..., kept]))
+        scores.setdefault("correlational", []).append(distances.correlational_score(
+            test[..., :features], synth[..., :features], valid(test), valid(synth)))
+        # privacy beyond memorization: the test windows are the held-out real data the training never saw
+        scores.setdefault("dcr_share", []).append(distances.dcr_share(train[..., kept], test[..., kept], synth[..., kept], cfg.seed))
+        scores.setdefault("membership_auc", []).append(distances.membership_auc(train[..., kept], test[..., kept], synth[..., kept], cfg.seed))
     groups = prepared.scaler.groups
     if groups:
         scores["category_tv"] = [distances.category_distance(test, synth, groups, valid(test), valid(synth)) for synth in synthetic]
@@ -146,7 +151,8 @@ def evaluate(
     if prepared.sequences:
         scores["length_w1"] = [conditions.length_distance(test, s) for s in synthetic]
 
-    order = ("discriminative", "discriminative_floor", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio",
+    order = ("discriminative", "discriminative_floor", "predictive", "predictive_real", "marginal_w1", "autocorr_diff",
+             "correlational", "memorization_ratio", "dcr_share", "membership_auc",
              *(("category_tv",) if groups else ()), *(("attribute_distance",) if attributes else ()),
              *(("length_w1",) if prepared.sequences else ()))
     metrics: dict = {name: {"mean": round(float(np.mean(scores[name])), 6), "std": round(float(np.std(scores[name])), 6)} for name in order}
