@@ -38,8 +38,10 @@ def test_evaluate_stage_writes_metrics_and_plots(workdir):
     code, err = run("evaluate", "--no-mlflow", cwd=workdir)
     assert code == 0, err
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
-    for name in ("discriminative", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio"):
+    for name in ("discriminative", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio",
+                 "correlational", "dcr_share", "membership_auc"):
         assert set(metrics[name]) == {"mean", "std"} and np.isfinite(metrics[name]["mean"])
+    assert 0 <= metrics["dcr_share"]["mean"] <= 1 and 0 <= metrics["membership_auc"]["mean"] <= 1
     assert metrics["repeats"] == 2 and metrics["windows"] == 60
     assert isinstance(metrics["memorization_pass"], bool)
     for png in ("pca.png", "tsne.png", "traces.png", "losses.png"):

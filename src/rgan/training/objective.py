@@ -10,7 +10,6 @@ import contextlib
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rgan.config import ModelConfig, TrainConfig
@@ -84,7 +83,7 @@ class AdversarialObjective:
     def _reconstruction(self, rebuilt: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """Mean squared error of the features (not the attributes, which the networks are given) over valid steps."""
         if not self.conditions and not self.masked:
-            return F.mse_loss(rebuilt, real)  # as it always was, bit for bit
+            return nn.functional.mse_loss(rebuilt, real)  # as it always was, bit for bit
         features = real.shape[-1] - self.conditions
         per_step = (rebuilt[..., :features] - real[..., :features]).pow(2).mean(dim=-1)
         return losses.masked_mean(per_step, self._mask(real))
