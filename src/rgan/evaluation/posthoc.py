@@ -8,8 +8,8 @@
 Sequences mode (`masked`: the last column is `_valid`, 1 on a sequence's steps, 0 on its padding): the classifier
 reads its output at each sequence's last step, and the forecaster is trained and scored on valid steps only.
 
-Several scorings (the repeats of an evaluation, the real-data references, the per-condition classifiers, and the
-discriminative and predictive models alike) train as one grouped model: one GRU whose weights are block-diagonal,
+Several scorings (the repeats of an evaluation, the per-condition classifiers; in general any mix of classifiers
+and forecasters: see `scores_together`) can train as one grouped model: one GRU whose weights are block-diagonal,
 one block per member, so the members never see each other (their cross-weights are zero and their gradients masked,
 so Adam never moves them). A member's initial weights, batches and seed are exactly those it would have alone; a
 forecaster's batch is padded with zero rows and a zero last step to the classifiers' shape (its loss reads neither:
