@@ -71,14 +71,27 @@ def check(proc: subprocess.Popen, what: str) -> str:
     return err
 
 
+def _wait_for_first_steps(proc: subprocess.Popen, workdir: Path, grace_s: float = 300.0) -> None:
+    """Until the training has logged its first steps (or ended, or grace_s passed): a budget shorter than the
+    start-up (a smoke run on a busy machine) still ends with a checkpoint to score. The wall time reported counts it."""
+    live = workdir / "models" / "checkpoints" / "train_log.live.tsv"
+    deadline = time.monotonic() + grace_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        if live.is_file() and len(live.read_text().splitlines()) > 1:
+            return
+        time.sleep(0.2)
+
+
 def train_within(workdir: Path, budget_s: float) -> dict:
-    """Train for at most budget_s: stop with SIGTERM at the budget (the trainer checkpoints), then write the
-    generator from that checkpoint by resuming with train.steps set to the step reached."""
+    """Train for at most budget_s (or until its first logged steps, if start-up took longer): stop with SIGTERM at
+    the budget (the trainer checkpoints), then write the generator from that checkpoint by resuming with
+    train.steps set to the step reached."""
     start = time.monotonic()
     proc = rgan("train", "--no-mlflow", "--no-progress", cwd=workdir)
     try:
         proc.wait(timeout=budget_s)
     except subprocess.TimeoutExpired:
+        _wait_for_first_steps(proc, workdir)
         proc.send_signal(signal.SIGTERM)
     err = proc.communicate()[1]
     wall = time.monotonic() - start
