@@ -36,6 +36,8 @@ from pathlib import Path
 import torch
 import yaml
 
+from rgan.training.trainer import CHECKPOINT_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
+
 from rgan.atomic import atomic_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +76,7 @@ def check(proc: subprocess.Popen, what: str) -> str:
 def _wait_for_first_steps(proc: subprocess.Popen, workdir: Path, grace_s: float = 300.0) -> None:
     """Until the training has logged its first steps (or ended, or grace_s passed): a budget shorter than the
     start-up (a smoke run on a busy machine) still ends with a checkpoint to score. The wall time reported counts it."""
-    live = workdir / "models" / "checkpoints" / "train_log.live.tsv"
+    live = workdir / TrainPaths.checkpoints / WORKING_LOG_NAME
     deadline = time.monotonic() + grace_s
     while proc.poll() is None and time.monotonic() < deadline:
         if live.is_file() and len(live.read_text().splitlines()) > 1:
@@ -98,7 +100,7 @@ def train_within(workdir: Path, budget_s: float) -> dict:
     if proc.returncode != 0:
         if "interrupted" not in err and proc.returncode != 128 + signal.SIGTERM:
             raise SystemExit(f"training failed:\n{err}")
-        last = workdir / "models/checkpoints/last.pt"
+        last = workdir / TrainPaths.checkpoints / CHECKPOINT_NAME
         if not last.is_file():
             raise SystemExit(f"the budget of {budget_s:.0f} s ended before training reached its first step")
         step = torch.load(last, weights_only=True)["step"]
