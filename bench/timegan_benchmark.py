@@ -36,9 +36,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from rgan.training.trainer import CHECKPOINT_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
-
 from rgan.atomic import atomic_path, write_json
+from rgan.training.trainer import CHECKPOINT_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ["sines", "stocks", "entities"]
