@@ -45,6 +45,7 @@ TINY = {
         "repeats": 2,
         "discriminative_iterations": 20,
         "predictive_iterations": 20,
+        "context_fid_iterations": 10,
         "batch_size": 16,
         "plot_samples": 30,
         "device": "cpu",

@@ -296,6 +296,7 @@ class EvaluateConfig(_Section):
     repeats: Annotated[int, Field(ge=1, le=100)] = 3
     discriminative_iterations: Count = 2000
     predictive_iterations: Count = 5000
+    context_fid_iterations: Count | None = Field(default=None, description="training iterations of context-FID's encoder; null: TS2Vec's rule (200, or 600 above 100,000 values)")
     batch_size: Batch = 128
     max_windows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(default=5000, description="cap on real test windows (and as many synthetic)")
     acf_lags: Annotated[int, Field(ge=1, le=SEQ_LEN_MAX)] = 10
@@ -311,7 +312,8 @@ class EvaluateConfig(_Section):
 # Scores `evaluate` writes; the registry ranks and gates versions by them.
 NumericScore = Literal["discriminative", "discriminative_floor", "discriminative_ratio", "predictive", "predictive_real",
                        "predictive_ratio", "marginal_w1", "autocorr_diff", "memorization_ratio", "category_tv", "attribute_distance",
-                       "length_w1", "discriminative_worst_condition", "correlational", "dcr_share", "membership_auc"]
+                       "length_w1", "discriminative_worst_condition", "correlational", "dcr_share", "membership_auc",
+                       "context_fid", "context_fid_floor"]
 NUMERIC_SCORES: tuple[str, ...] = NumericScore.__args__
 BOOLEAN_SCORES = ("memorization_pass",)
 

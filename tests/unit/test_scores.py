@@ -91,3 +91,99 @@ def test_dcr_share_and_membership_auc_tell_a_copier_from_a_generalising_generato
     assert 0.4 < distances.dcr_share(train, holdout, fresh) < 0.6 and 0.4 < distances.membership_auc(train, holdout, fresh) < 0.6
     # sets of unequal size: compared on equally many of each, so chance stays one half
     assert 0.4 < distances.dcr_share(train, holdout[:150], fresh) < 0.6
+
+
+# context-FID (rgan.evaluation.context_fid): TS2Vec's loss against a literal transcription of theirs, the Fréchet
+# distance on a known answer, and the score's behaviour on identical, same-source, shifted and padded sets.
+
+def _ts2vec_instance_loss(z1, z2):  # ts2vec/models/losses.py, verbatim but for names
+    import torch
+    import torch.nn.functional as F
+
+    B = z1.size(0)
+    z = torch.cat([z1, z2], dim=0).transpose(0, 1)
+    sim = torch.matmul(z, z.transpose(1, 2))
+    logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
+    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
+    logits = -F.log_softmax(logits, dim=-1)
+    i = torch.arange(B)
+    return (logits[:, i, B + i - 1].mean() + logits[:, B + i, i].mean()) / 2
+
+
+def _ts2vec_temporal_loss(z1, z2):
+    import torch
+    import torch.nn.functional as F
+
+    T = z1.size(1)
+    if T == 1:
+        return z1.new_tensor(0.0)
+    z = torch.cat([z1, z2], dim=1)
+    sim = torch.matmul(z, z.transpose(1, 2))
+    logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
+    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
+    logits = -F.log_softmax(logits, dim=-1)
+    t = torch.arange(T)
+    return (logits[:, t, T + t - 1].mean() + logits[:, T + t, t].mean()) / 2
+
+
+def _ts2vec_hierarchical_loss(z1, z2, alpha=0.5):
+    import torch
+    import torch.nn.functional as F
+
+    loss, d = torch.tensor(0.0), 0
+    while z1.size(1) > 1:
+        loss += alpha * _ts2vec_instance_loss(z1, z2)
+        loss += (1 - alpha) * _ts2vec_temporal_loss(z1, z2)
+        d += 1
+        z1 = F.max_pool1d(z1.transpose(1, 2), kernel_size=2).transpose(1, 2)
+        z2 = F.max_pool1d(z2.transpose(1, 2), kernel_size=2).transpose(1, 2)
+    if z1.size(1) == 1:
+        loss += alpha * _ts2vec_instance_loss(z1, z2)
+        d += 1
+    return loss / d
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7, 24])
+def test_ts2vec_loss_matches_a_transcription_of_theirs(steps):
+    import torch
+
+    from rgan.evaluation import context_fid
+
+    g = torch.Generator().manual_seed(steps)
+    z1, z2 = torch.randn(8, steps, 16, generator=g), torch.randn(8, steps, 16, generator=g)
+    assert context_fid.hierarchical_contrastive_loss(z1, z2).item() == pytest.approx(_ts2vec_hierarchical_loss(z1, z2).item(), rel=1e-6)
+
+
+def test_frechet_distance_known_answer():
+    from rgan.evaluation import context_fid
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 3)) * [1.0, 2.0, 0.5]
+    b = rng.normal(size=(4000, 3)) * [1.0, 1.0, 0.5] + [1.0, 0.0, -2.0]
+    # diagonal covariances: |mu_a - mu_b|^2 + sum (s_a + s_b - 2 sqrt(s_a s_b)) over the variances s
+    var_a, var_b = a.var(axis=0, ddof=1), b.var(axis=0, ddof=1)
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + (var_a + var_b - 2 * np.sqrt(var_a * var_b)).sum()
+    assert context_fid.frechet_distance(a, b) == pytest.approx(expected, abs=0.02)  # off-diagonal sampling noise
+    assert context_fid.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_context_fid_orders_identical_same_source_and_shifted_sets(real):
+    from rgan.evaluation import context_fid
+
+    a, b = real
+    fit, test = (a[:300], None), (a[300:], None)
+    same, shift, far = (b[:300], None), (b[:300] + 0.1, None), (b[:300] + 0.5, None)
+    scores = context_fid.context_fids(fit, test, [test, same, shift, far], seed=0, iterations=40)
+    assert scores[0] == pytest.approx(0.0, abs=1e-6)
+    assert scores[1] < scores[2] < scores[3]
+    assert scores == context_fid.context_fids(fit, test, [test, same, shift, far], seed=0, iterations=40)  # seeded
+
+
+def test_context_fid_ignores_padding_past_sequence_ends(real):
+    from rgan.evaluation import context_fid
+
+    a, b = real
+    valid = np.arange(24)[None, :] < np.random.default_rng(0).integers(5, 25, size=(600, 1))
+    padded = [(np.where(valid[..., None], w, fill), valid) for w in (a, b) for fill in (0.0, 1e6)]
+    scores = [context_fid.context_fids(padded[i], padded[i], [padded[i + 2]], seed=0, iterations=10) for i in (0, 1)]
+    assert scores[0] == scores[1] and np.isfinite(scores[0][0])

@@ -12,7 +12,7 @@ from rgan.config import Params
 from rgan.data.prepare import load_prepared
 from rgan.device import resolve_device
 from rgan.errors import RganError
-from rgan.evaluation import conditions, distances, floor, parallel, plots, posthoc, reference
+from rgan.evaluation import conditions, context_fid, distances, floor, parallel, plots, posthoc, reference
 from rgan.data.sequences import LENGTH_COLUMN
 from rgan.evaluation.parallel import one_thread
 from rgan.sampling import load_generator
@@ -32,8 +32,8 @@ def _ratios(metrics: dict, n_test: int, n_train: int) -> dict:
     return {name: {k: round(float(v), 4) for k, v in value.items()} for name, value in out.items()}
 
 
-def _posthoc_specs(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], references: bool,
-                   target: int | None = None, masked: bool = False) -> dict[str, tuple]:
+def _posthoc_specs(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.ndarray], stand_ins: list[np.ndarray],
+                   references: bool, target: int | None = None, masked: bool = False) -> dict[str, tuple]:
     """Score name -> spec (rgan.evaluation.posthoc.scores_together): the predictive and discriminative repeats on
     synthetic windows and, unless cached, the real-data references (the same models and seeds with real training
     windows in place of synthetic ones)."""
@@ -42,7 +42,6 @@ def _posthoc_specs(cfg, test: np.ndarray, train: np.ndarray, synthetic: list[np.
     specs = {"predictive": ("predictive", (synthetic, test, cfg.predictive_iterations), {**common, "target": target}),
              "discriminative": ("discriminative", (test, synthetic, cfg.discriminative_iterations), common)}
     if references:
-        stand_ins = [floor.real_reference(train, len(test), seed=seed) for seed in seeds]
         specs["predictive_real"] = ("predictive", ([train] * cfg.repeats, test, cfg.predictive_iterations), {**common, "target": target})
         specs["discriminative_floor"] = ("discriminative", (test, stand_ins, cfg.discriminative_iterations), common)
     return specs
@@ -102,7 +101,10 @@ def evaluate(
     reference_state = "computed" if cached is None else "cached"
     # the forecast target: the last feature (not an attribute, constant in a window, nor `_valid`)
     target = prepared.scaler.feature_width - 1 if prepared.dim != prepared.scaler.feature_width else None
-    specs = _posthoc_specs(cfg, test, train, synthetic, references=cached is None, target=target, masked=prepared.sequences)
+    # the real-data stand-ins for a generator: as many training windows as test ones, per repeat (the floors)
+    stand_ins = [floor.real_reference(train, len(test), seed=cfg.seed + r) for r in range(cfg.repeats)]
+    specs = _posthoc_specs(cfg, test, train, synthetic, stand_ins, references=cached is None, target=target,
+                           masked=prepared.sequences)
     by_condition = _per_condition_specs(cfg, test, conditioned, first, categorical_attributes, prepared.scaler,
                                         masked=prepared.sequences)
     # Grouped trainings in parallel, the longest first: the repeats of each score as one group (the per-condition
@@ -113,6 +115,14 @@ def evaluate(
     groups["discriminative"] += [spec for _, spec in by_condition]
     longest_first = sorted(groups, key=lambda name: name.startswith("discriminative"))  # forecasters: 5,000 steps by default
     tasks = [(name, posthoc.scores_together, (groups[name],), dict(device=device)) for name in longest_first]
+    # context-FID: one encoder trained on real training windows; the synthetic repeats and, as its floor, the
+    # stand-ins, each against the test windows (not cached: the encoder's training is a small part of the cost)
+    kept = slice(None, -2) if prepared.sequences else slice(None)  # sequences mode: not the `_length`/`_valid` flags
+    valid = (lambda w: w[..., -1] > 0.5) if prepared.sequences else (lambda w: None)  # sequences mode: valid steps only
+    tasks.append(("context_fid", context_fid.context_fids,
+                  ((train[..., kept], valid(train)), (test[..., kept], valid(test)),
+                   [(w[..., kept], valid(w)) for w in (*synthetic, *stand_ins)]),
+                  dict(seed=cfg.seed, iterations=cfg.context_fid_iterations)))
     shown = min(cfg.plot_samples, len(test))
     if plots_dir is not None:  # t-SNE is the one slow figure: computed beside the trainings
         tasks.append(("tsne", plots.tsne_coordinates, (test[:shown], synthetic[0][:shown]), dict(seed=cfg.seed)))
@@ -127,10 +137,9 @@ def evaluate(
         cached = {name: results[name] for name in ("discriminative_floor", "predictive_real")}
         reference.store(entry, cached)
     scores.update(cached)
+    scores["context_fid"], scores["context_fid_floor"] = results["context_fid"][:repeats], results["context_fid"][repeats:]
     features = prepared.scaler.feature_width  # attributes are constant within a window: no autocorrelation
-    valid = (lambda w: w[..., -1] > 0.5) if prepared.sequences else (lambda w: None)  # sequences mode: valid steps only
     # sequences mode: nearest neighbours over the padded values (zero past each end), not the `_length`/`_valid` flags
-    kept = slice(None, -2) if prepared.sequences else slice(None)
     for synth in synthetic:
         scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth, valid(test), valid(synth)))
         scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(
@@ -152,7 +161,7 @@ def evaluate(
         scores["length_w1"] = [conditions.length_distance(test, s) for s in synthetic]
 
     order = ("discriminative", "discriminative_floor", "predictive", "predictive_real", "marginal_w1", "autocorr_diff",
-             "correlational", "memorization_ratio", "dcr_share", "membership_auc",
+             "correlational", "context_fid", "context_fid_floor", "memorization_ratio", "dcr_share", "membership_auc",
              *(("category_tv",) if groups else ()), *(("attribute_distance",) if attributes else ()),
              *(("length_w1",) if prepared.sequences else ()))
     metrics: dict = {name: {"mean": round(float(np.mean(scores[name])), 6), "std": round(float(np.std(scores[name])), 6)} for name in order}
