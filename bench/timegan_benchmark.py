@@ -5,7 +5,7 @@ prices, 6 columns, read from ../shared/data/timegan/stock_data.csv when present;
 row beyond the paper: Entities, the built-in per-entity dataset in sequences mode (own lengths, conditioned on
 attributes, a categorical state; rgan only), with its conditional scores (condition accuracy, lengths, categories).
 
-    python bench/timegan_benchmark.py [--budget-min 30] [--kinds rgan timegan vaegan] [--datasets sines stocks entities]
+    python bench/timegan_benchmark.py [--budget-min 30] [--kinds rgan timegan vaegan dgan ydata-timegan] [--datasets sines stocks entities]
                                       [--jobs N] [--repeats N] [--out bench/results/timegan_table.md] [--stocks CSV] [--smoke]
 
 Each (dataset, kind) trains with its committed config bench/configs/<dataset>-<kind>.yaml (params.yaml settings)
@@ -13,8 +13,11 @@ for at most the budget of wall time: training is stopped at the budget (SIGTERM,
 generator written from that checkpoint. Then `rgan evaluate` scores it. --jobs N trains N models at once, each on
 cores / N torch threads (these small recurrent nets run as fast on one thread as on two, so --jobs 2 on 2 cores
 halves the wall time of the benchmark without slowing a model). The rows go to --out's .json beside it (a run
-replaces the rows of the (dataset, kind) pairs it measured and keeps the others, so kinds can be measured at
-different times and budgets) and the table to --out with the paper's published rows beside ours.
+replaces the rows of the (dataset, kind, budget) it measured and keeps the others, so kinds can be measured at
+different times and budgets) and the table to --out with the published rows beside ours.
+Peers (--kinds dgan ydata-timegan; bench/peers/, installed by bench/peers/install.sh in environments of their own)
+train on the same prepared training windows within the same budget; rgan's evaluation scores their windows with
+the settings of the dataset's rgan config. Not on Entities (their scripts take plain windows, no attributes).
 --smoke: tiny data, budget and iterations, to check the script end to end.
 """
 
@@ -33,6 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
@@ -43,12 +47,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ["sines", "stocks", "entities"]
 CONDITIONAL = {"entities"}  # datasets of entities with attributes and sequences of their own length: a table of their own
 KINDS = ["rgan", "timegan", "vaegan"]
+# Peer libraries (bench/peers/): each installed in its own environment by bench/peers/install.sh, trained by its
+# script there on the same training windows within the same budget, scored here by rgan's evaluation.
+PEER_DIR = ROOT / "bench" / "peers"
+PEERS = {"dgan": ("dgan", "dgan_peer.py", "gretel-synthetics 0.22.20, DGAN"),
+         "ydata-timegan": ("ydata", "ydata_timegan_peer.py", "ydata-synthetic 1.4.0, TimeGAN")}  # name: venv, script, label
+MODELS = KINDS + list(PEERS)
 STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
-PAPER = [  # as published: discriminative and predictive score, mean ± std
-    ("Sines", "TimeGAN (paper)", ".011 ± .008", ".093 ± .019"),
-    ("Sines", "Original data (paper)", "", ".094"),
-    ("Stocks", "TimeGAN (paper)", ".102 ± .021", ".038 ± .001"),
-    ("Stocks", "Original data (paper)", "", ".036"),
+PAPER = [  # as published: discriminative, predictive (the paper's units), context-FID, correlational score; mean ± std
+    ("Sines", "TimeGAN (Yoon et al., NeurIPS 2019)", ".011 ± .008", ".093 ± .019", "", ""),
+    ("Sines", "Original data (Yoon et al.)", "", ".094", "", ""),
+    ("Stocks", "TimeGAN (Yoon et al., NeurIPS 2019)", ".102 ± .021", ".038 ± .001", "", ""),
+    ("Stocks", "Original data (Yoon et al.)", "", ".036", "", ""),
 ]
 SMOKE = {
     "data": {"sines": {"n_sequences": 200, "length": 24, "dim": 3}, "entities": {"n_entities": 60}},
@@ -112,9 +122,32 @@ def train_within(workdir: Path, budget_s: float) -> dict:
     return {"steps": summary["steps"], "wall_s": wall}
 
 
+def peer_within(workdir: Path, peer: str, budget_s: float, threads: int, n: int, seed: int) -> dict:
+    """Train a peer on the prepared training windows within budget_s in its own environment; write n synthetic
+    windows to synthetic.npy. Raises PeerUnavailable when its environment is not installed."""
+    from rgan.data.prepare import load_prepared
+
+    venv, script, _ = PEERS[peer]
+    python = PEER_DIR / ".venvs" / venv / "bin" / "python"
+    if not python.is_file():
+        raise PeerUnavailable(f"{peer}: not installed (bash bench/peers/install.sh {venv})")
+    np.save(workdir / "train.npy", load_prepared(workdir / "data/prepared").windows("train"))
+    proc = subprocess.run([str(python), str(PEER_DIR / script), "--train", "train.npy", "--out", "synthetic.npy",
+                           "--n", str(n), "--budget-s", str(budget_s), "--seed", str(seed), "--threads", str(threads)],
+                          cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    if proc.returncode != 0:
+        raise PeerUnavailable(f"{peer} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class PeerUnavailable(Exception):
+    pass
+
+
 def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threads: int, smoke: bool, scratch: Path,
             stocks: Path) -> dict:
-    config = yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{kind}.yaml").read_text())
+    """Train one model kind or peer on one dataset within the budget and score it; the row."""
+    config = yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{'rgan' if kind in PEERS else kind}.yaml").read_text())
     config = merge(config, {"train": {"threads": threads}, "evaluate": {"workers": threads}})
     if smoke:
         config = merge(config, SMOKE)
@@ -129,8 +162,18 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         check(rgan(f"make-{dataset}", "--out", config["data"]["path"], cwd=workdir), f"make-{dataset}")
     check(rgan("prepare", cwd=workdir), "prepare")
     scaler = json.loads((workdir / "data/prepared/scaler.json").read_text())
-    trained = train_within(workdir, budget_s)
-    check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
+    if kind in PEERS:  # the same data and settings as rgan's row; the peer's windows scored by rgan's evaluation
+        from rgan.config import load_params
+
+        params = load_params(workdir / "params.yaml")
+        test = len(np.load(workdir / "data/prepared/test_starts.npy"))
+        trained = peer_within(workdir, kind, budget_s, threads, seed=params.train.seed,
+                              n=params.evaluate.repeats * min(test, params.evaluate.max_windows))
+        check(subprocess.Popen([sys.executable, str(PEER_DIR / "score.py"), "synthetic.npy"], cwd=workdir,
+                               stderr=subprocess.PIPE, text=True), f"scoring {kind}")
+    else:
+        trained = train_within(workdir, budget_s)
+        check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
     scores = json.loads((workdir / "metrics/eval.json").read_text())
     return {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
             "budget_min": budget_s / 60, "threads": threads, "target_range": scaler["data_max"][-1] - scaler["data_min"][-1]}
@@ -161,17 +204,28 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         f"Machine: {machine}. Training: stopped at the row's budget of wall time; `threads` = torch threads it had",
         "(with --jobs 2 two models train at once, one core each).",
         "",
-        "| dataset | model | discriminative (lower is better) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | budget | training | threads | steps | measured |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Peers (`bench/peers/`, each in its own environment: `bash bench/peers/install.sh`) train on the same training",
+        "windows within the same budget and are scored by the same evaluation in the same run (`--kinds dgan ydata-timegan`);",
+        "`steps` is theirs (DGAN: batches; TimeGAN: joint iterations). Context-FID and the correlational score as in",
+        "Diffusion-TS (Yuan & Qiao, ICLR 2024), in our min-max units; `-`: a row measured before these scores existed.",
+        "",
+        "| dataset | model | discriminative (lower is better) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | context-FID (real-vs-real) | correlational | budget | training | threads | steps | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted((r for r in rows if r["dataset"] not in CONDITIONAL), key=lambda r: (DATASETS.index(r["dataset"]), KINDS.index(r["kind"]))):
+    for r in sorted((r for r in rows if r["dataset"] not in CONDITIONAL),
+                    key=lambda r: (DATASETS.index(r["dataset"]), MODELS.index(r["kind"]), r["budget_min"])):
+        model = f"{r['kind']} (ours" if r["kind"] in KINDS else f"{r['kind']} ({PEERS[r['kind']][2]}"
+        if "unavailable" in r:
+            lines.append(f"| {r['dataset'].capitalize()} | {model}) | not run: {r['unavailable']} | | | | | | | {r['budget_min']:g} min | | | | {r['measured']} |")
+            continue
         s = r["scores"]
-        lines.append(f"| {r['dataset'].capitalize()} | {r['kind']} (ours, {r['repeats']} repeats) | {fmt(s['discriminative'])} | "
+        fid = f"{fmt(s['context_fid'])} ({fmt(s['context_fid_floor'])})" if "context_fid" in s else "-"
+        lines.append(f"| {r['dataset'].capitalize()} | {model}, {r['repeats']} repeats) | {fmt(s['discriminative'])} | "
                      f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {fmt(s['predictive'], paper_units(r))} | "
-                     f"{fmt(s['predictive_real'], paper_units(r))} | {r['budget_min']:g} min | {r['wall_s'] / 60:.1f} min | "
-                     f"{r['threads']} | {r['steps']} | {r['measured']} |")
-    for dataset, model, disc, pred in PAPER:
-        lines.append(f"| {dataset} | {model} | {disc or '-'} | | | {pred} | | | | | | |")
+                     f"{fmt(s['predictive_real'], paper_units(r))} | {fid} | {fmt(s['correlational']) if 'correlational' in s else '-'} | "
+                     f"{r['budget_min']:g} min | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
+    for dataset, model, disc, pred, fid, corr in PAPER:
+        lines.append(f"| {dataset} | {model} | {disc or '-'} | | | {pred or '-'} | | {fid or '-'} | {corr or '-'} | | | | | published |")
     conditional = [r for r in rows if r["dataset"] in CONDITIONAL]
     if conditional:
         lines += [
@@ -200,7 +254,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-min", type=float, default=30.0, help="training wall time per model and dataset")
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS)
+    parser.add_argument("--kinds", nargs="+", choices=MODELS, default=KINDS, help=f"rgan's kinds and peers ({', '.join(PEERS)})")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=DATASETS)
     parser.add_argument("--jobs", type=int, default=1, help="models trained at once, each on cores / jobs threads")
     parser.add_argument("--repeats", type=int, help="evaluation repeats (default: the config's)")
@@ -219,23 +273,32 @@ def main() -> None:
             print(message, file=sys.stderr)
             skipped.append(message)
             continue
-        pairs += [(dataset, kind) for kind in args.kinds]
+        for kind in args.kinds:
+            if dataset in CONDITIONAL and kind in PEERS:
+                skipped.append(f"{dataset} {kind}: the peers' scripts take plain windows, without attributes or own lengths")
+            else:
+                pairs.append((dataset, kind))
 
     out = Path(args.out)
     results = out.with_suffix(".json")
-    rows = {(r["dataset"], r["kind"]): r for r in (json.loads(results.read_text()) if results.is_file() else [])}
+    rows = {(r["dataset"], r["kind"], r["budget_min"]): r for r in (json.loads(results.read_text()) if results.is_file() else [])}
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(args.jobs) as pool:
 
         def measure(pair: tuple[str, str]) -> dict:
-            row = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks)
+            today = datetime.date.today().isoformat()
+            try:
+                row = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks)
+            except PeerUnavailable as reason:  # a peer that cannot be installed or run here: its row says why
+                print(f"{pair[0]} {pair[1]}: {reason}", file=sys.stderr, flush=True)
+                return {"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today}
             s = row["scores"]
             print(f"{pair[0]} {pair[1]}: discriminative {fmt(s['discriminative'])}, predictive {fmt(s['predictive'])} "
                   f"(real {fmt(s['predictive_real'])}), {row['steps']} steps in {row['wall_s'] / 60:.1f} min", flush=True)
-            return {**row, "measured": datetime.date.today().isoformat()}
+            return {**row, "measured": today}
 
         for done in as_completed([pool.submit(measure, pair) for pair in pairs]):
             row = done.result()
-            rows[row["dataset"], row["kind"]] = row
+            rows[row["dataset"], row["kind"], row["budget_min"]] = row
             # written after every row, so a failure later keeps what was measured
             write_json(results, list(rows.values()))
             with atomic_path(out) as tmp:

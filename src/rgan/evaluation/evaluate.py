@@ -65,21 +65,37 @@ def _per_condition_specs(cfg, test, conditioned, first: int, categorical_attribu
     return out
 
 
+class MadeElsewhere:
+    """Synthetic windows made by other software (a peer library in the benchmark), in the prepared data's scaled
+    units, scored in place of a generator: each draw takes n of them without replacement, seeded."""
+
+    def __init__(self, windows: np.ndarray, columns: list[str], seq_len: int):
+        self.windows, self.columns, self.seq_len = windows.astype(np.float32), columns, seq_len
+
+    def sample_scaled(self, n: int, seed: int, vectors: np.ndarray | None = None) -> np.ndarray:
+        if vectors is not None:
+            raise RganError("windows made elsewhere cannot be drawn for given attributes")
+        if n > len(self.windows):
+            raise RganError(f"{n} synthetic windows are needed per repeat, {len(self.windows)} were given")
+        return self.windows[np.sort(np.random.default_rng(seed).choice(len(self.windows), n, replace=False))]
+
+
 def evaluate(
     params: Params,
     prepared_dir: str | Path,
-    generator_path: str | Path,
+    generator_path: str | Path | MadeElsewhere,
     metrics_path: str | Path,
     plots_dir: str | Path | None,
     train_log: str | Path | None = None,
     progress: bool | None = None,
 ) -> dict:
-    """Score the generator and write the metrics file; draw the figures into plots_dir unless it is None."""
+    """Score the generator (a generator file, or windows made elsewhere) and write the metrics file; draw the
+    figures into plots_dir unless it is None."""
     started = time.perf_counter()
     cfg = params.evaluate
     prepared = load_prepared(prepared_dir)
     device = resolve_device(cfg.device)
-    generator = load_generator(generator_path, device)
+    generator = generator_path if isinstance(generator_path, MadeElsewhere) else load_generator(generator_path, device)
     if generator.columns != prepared.columns or generator.seq_len != prepared.seq_len:
         raise RganError(
             f"{generator_path} was trained on columns {generator.columns} with seq_len {generator.seq_len}, "
