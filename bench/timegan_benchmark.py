@@ -50,14 +50,24 @@ KINDS = ["rgan", "timegan", "vaegan"]
 # Peer libraries (bench/peers/): each installed in its own environment by bench/peers/install.sh, trained by its
 # script there on the same training windows within the same budget, scored here by rgan's evaluation.
 PEER_DIR = ROOT / "bench" / "peers"
+PEER_VENVS = PEER_DIR / ".venvs"  # where install.sh puts them; --peer-venvs elsewhere
 PEERS = {"dgan": ("dgan", "dgan_peer.py", "gretel-synthetics 0.22.20, DGAN"),
          "ydata-timegan": ("ydata", "ydata_timegan_peer.py", "ydata-synthetic 1.4.0, TimeGAN")}  # name: venv, script, label
 MODELS = KINDS + list(PEERS)
 STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
-PAPER = [  # as published: discriminative, predictive (the paper's units), context-FID, correlational score; mean ± std
-    ("Sines", "TimeGAN (Yoon et al., NeurIPS 2019)", ".011 ± .008", ".093 ± .019", "", ""),
+# Published rows, as printed: discriminative, predictive (the paper's units), context-FID, correlational; mean ± std.
+# TimeGAN: Yoon et al., NeurIPS 2019, Table 2 (context-FID and correlational of TimeGAN: Diffusion-TS's Table 1).
+# Diffusion-TS: Yuan & Qiao, ICLR 2024, Table 1 (length 24), read from the table in their repository's README.
+# ImagenTime: Naiman et al., NeurIPS 2024: discriminative scores as quoted in our issue 17; its table was not
+# reachable from here to check them or to read its other scores.
+DIFFUSION_TS = "Diffusion-TS (Yuan & Qiao, ICLR 2024)"
+PAPER = [
+    ("Sines", "TimeGAN (Yoon et al., NeurIPS 2019)", ".011 ± .008", ".093 ± .019", ".101 ± .014", ".045 ± .010"),
+    ("Sines", DIFFUSION_TS, ".006 ± .007", ".093 ± .000", ".006 ± .000", ".015 ± .004"),
     ("Sines", "Original data (Yoon et al.)", "", ".094", "", ""),
-    ("Stocks", "TimeGAN (Yoon et al., NeurIPS 2019)", ".102 ± .021", ".038 ± .001", "", ""),
+    ("Stocks", "TimeGAN (Yoon et al., NeurIPS 2019)", ".102 ± .021", ".038 ± .001", ".103 ± .013", ".063 ± .005"),
+    ("Stocks", DIFFUSION_TS, ".067 ± .015", ".036 ± .000", ".147 ± .025", ".004 ± .001"),
+    ("Stocks", "ImagenTime (Naiman et al., NeurIPS 2024; quoted, unchecked)", ".037", "", "", ""),
     ("Stocks", "Original data (Yoon et al.)", "", ".036", "", ""),
 ]
 SMOKE = {
@@ -122,15 +132,15 @@ def train_within(workdir: Path, budget_s: float) -> dict:
     return {"steps": summary["steps"], "wall_s": wall}
 
 
-def peer_within(workdir: Path, peer: str, budget_s: float, threads: int, n: int, seed: int) -> dict:
+def peer_within(workdir: Path, peer: str, budget_s: float, threads: int, n: int, seed: int, venvs: Path = PEER_VENVS) -> dict:
     """Train a peer on the prepared training windows within budget_s in its own environment; write n synthetic
     windows to synthetic.npy. Raises PeerUnavailable when its environment is not installed."""
     from rgan.data.prepare import load_prepared
 
     venv, script, _ = PEERS[peer]
-    python = PEER_DIR / ".venvs" / venv / "bin" / "python"
+    python = venvs / venv / "bin" / "python"
     if not python.is_file():
-        raise PeerUnavailable(f"{peer}: not installed (bash bench/peers/install.sh {venv})")
+        raise PeerUnavailable(f"{peer}: not installed ({python} absent: bash bench/peers/install.sh {venv})")
     np.save(workdir / "train.npy", load_prepared(workdir / "data/prepared").windows("train"))
     proc = subprocess.run([str(python), str(PEER_DIR / script), "--train", "train.npy", "--out", "synthetic.npy",
                            "--n", str(n), "--budget-s", str(budget_s), "--seed", str(seed), "--threads", str(threads)],
@@ -145,7 +155,7 @@ class PeerUnavailable(Exception):
 
 
 def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threads: int, smoke: bool, scratch: Path,
-            stocks: Path) -> dict:
+            stocks: Path, peer_venvs: Path = PEER_VENVS) -> dict:
     """Train one model kind or peer on one dataset within the budget and score it; the row."""
     config = yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{'rgan' if kind in PEERS else kind}.yaml").read_text())
     config = merge(config, {"train": {"threads": threads}, "evaluate": {"workers": threads}})
@@ -168,7 +178,7 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         params = load_params(workdir / "params.yaml")
         test = len(np.load(workdir / "data/prepared/test_starts.npy"))
         trained = peer_within(workdir, kind, budget_s, threads, seed=params.train.seed,
-                              n=params.evaluate.repeats * min(test, params.evaluate.max_windows))
+                              n=params.evaluate.repeats * min(test, params.evaluate.max_windows), venvs=peer_venvs)
         check(subprocess.Popen([sys.executable, str(PEER_DIR / "score.py"), "synthetic.npy"], cwd=workdir,
                                stderr=subprocess.PIPE, text=True), f"scoring {kind}")
     else:
@@ -261,6 +271,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "timegan_table.md"))
     parser.add_argument("--stocks", type=Path, default=STOCKS, help=f"the Stocks CSV (default: {STOCKS})")
     parser.add_argument("--smoke", action="store_true", help="tiny data and iterations: checks the script, measures nothing")
+    parser.add_argument("--peer-venvs", type=Path, default=PEER_VENVS, help="the peers' environments (bench/peers/install.sh)")
+    parser.add_argument("--render", action="store_true", help="only write the table again from --out's .json")
     args = parser.parse_args()
 
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, no GPU" if not torch.cuda.is_available() \
@@ -282,12 +294,17 @@ def main() -> None:
     out = Path(args.out)
     results = out.with_suffix(".json")
     rows = {(r["dataset"], r["kind"], r["budget_min"]): r for r in (json.loads(results.read_text()) if results.is_file() else [])}
+    if args.render:
+        with atomic_path(out) as tmp:
+            tmp.write_text(table(list(rows.values()), machine, skipped))
+        print(f"wrote {out}")
+        return
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(args.jobs) as pool:
 
         def measure(pair: tuple[str, str]) -> dict:
             today = datetime.date.today().isoformat()
             try:
-                row = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks)
+                row = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks, args.peer_venvs)
             except PeerUnavailable as reason:  # a peer that cannot be installed or run here: its row says why
                 print(f"{pair[0]} {pair[1]}: {reason}", file=sys.stderr, flush=True)
                 return {"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today}

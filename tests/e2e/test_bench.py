@@ -34,24 +34,31 @@ def test_train_speed_prints_steps_per_second(tmp_path):
 
 def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     """Every kind through the whole script on tiny sines, two at a time (the real run: by hand, hours); Stocks
-    skipped with a message when its CSV is missing; rows measured earlier (here a Stocks row) are kept."""
+    skipped with a message when its CSV is missing; rows measured earlier (here a Stocks row) are kept; a peer
+    whose environment is missing gets its row with the reason; the published rows are there."""
     out = tmp_path / "table.md"
     earlier = {"dataset": "stocks", "kind": "rgan", "steps": 123, "wall_s": 60.0, "repeats": 2, "budget_min": 1.0, "threads": 2,
                "measured": "2026-01-02", "target_range": 1.0, "scores": {k: {"mean": 0.25, "std": 0.01} for k in ("discriminative", "predictive", "predictive_real")}}
     out.with_suffix(".json").write_text(json.dumps([earlier]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.15", "--jobs", "2", "--datasets", "sines",
-         "stocks", "entities", "--stocks", str(tmp_path / "no-such.csv"), "--out", str(out)], check=False, env=cli_env(), capture_output=True,
+         "stocks", "entities", "--stocks", str(tmp_path / "no-such.csv"), "--out", str(out), "--kinds", "rgan", "timegan", "vaegan", "dgan",
+         "--peer-venvs", str(tmp_path / "no-venvs")], check=False, env=cli_env(), capture_output=True,
         text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     for kind in ("rgan", "timegan", "vaegan"):
         assert f"| Sines | {kind} (ours, 1 repeats) |" in text
     assert "| Stocks | rgan (ours, 2 repeats) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
-    assert len(json.loads(out.with_suffix(".json").read_text())) == 7
+    assert f"| Sines | dgan (gretel-synthetics 0.22.20, DGAN) | not run: dgan: not installed ({tmp_path / 'no-venvs'}/dgan/bin/python absent" in text
+    assert "Skipped: entities dgan: the peers' scripts take plain windows" in text
+    assert len(json.loads(out.with_suffix(".json").read_text())) == 8
     entities = text.split("## Entities: own lengths, conditions, categories")[1]
     assert all(f"| {kind} (ours, 1 repeats) |" in entities for kind in ("rgan", "timegan", "vaegan"))
-    assert "| Sines | TimeGAN (paper) | .011 ± .008 | | | .093 ± .019 |" in text and "NeurIPS 2019" in text
+    assert "| Sines | TimeGAN (Yoon et al., NeurIPS 2019) | .011 ± .008 | | | .093 ± .019 |" in text
+    assert "| Stocks | Diffusion-TS (Yuan & Qiao, ICLR 2024) | .067 ± .015 | | | .036 ± .000 | | .147 ± .025 | .004 ± .001 |" in text
+    sines_rgan = next(line for line in text.splitlines() if line.startswith("| Sines | rgan (ours"))
+    assert re.search(r"\| [0-9.]+ ± [0-9.]+ \([0-9.]+ ± [0-9.]+\) \| [0-9.]+ ± [0-9.]+ \| 0.15 min \|", sines_rgan), sines_rgan  # context-FID (floor), correlational
     sines = [r for r in json.loads(out.with_suffix(".json").read_text()) if r["dataset"] == "sines"]
     assert all(0.45 < r["target_range"] <= 0.5 for r in sines)  # the paper's sines lie in [0.5, 1]
     assert "Skipped: stocks:" in text and "no-such.csv not found" in proc.stderr

@@ -39,7 +39,7 @@ def test_evaluate_stage_writes_metrics_and_plots(workdir):
     assert code == 0, err
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
     for name in ("discriminative", "predictive", "predictive_real", "marginal_w1", "autocorr_diff", "memorization_ratio",
-                 "correlational", "dcr_share", "membership_auc"):
+                 "correlational", "context_fid", "context_fid_floor", "dcr_share", "membership_auc"):
         assert set(metrics[name]) == {"mean", "std"} and np.isfinite(metrics[name]["mean"])
     assert 0 <= metrics["dcr_share"]["mean"] <= 1 and 0 <= metrics["membership_auc"]["mean"] <= 1
     assert metrics["repeats"] == 2 and metrics["windows"] == 60
@@ -90,6 +90,28 @@ def test_the_real_data_reference_is_computed_once_and_changes_no_score(workdir, 
     assert "real-data reference cached" in run("evaluate", "--no-mlflow", cwd=workdir)[1]
     write_params(workdir / "params.yaml", tiny(evaluate={"predictive_iterations": 21}))
     assert "real-data reference computed" in run("evaluate", "--no-mlflow", cwd=workdir)[1]
+
+
+def test_windows_made_elsewhere_are_scored_as_a_generator_and_a_copier_is_caught(workdir, tiny_params):
+    """The benchmark scores a peer library's windows through the same evaluate: here a "peer" that copies the
+    training windows. Copies sit at distance 0 from their training windows (memorization 0, fails the check) and
+    nearer the training windows than the held-out ones (DCR share and membership AUC well above one half, though
+    below 1: those scores compare a random subset of training windows as large as the held-out set); a draw larger
+    than the windows given, or one asked for attributes, is refused."""
+    from rgan.data.prepare import load_prepared
+    from rgan.errors import RganError
+    from rgan.evaluation.evaluate import MadeElsewhere, evaluate
+
+    prepared = load_prepared(workdir / "data/prepared")
+    copies = MadeElsewhere(prepared.windows("train"), prepared.columns, prepared.seq_len)
+    metrics = evaluate(tiny_params, workdir / "data/prepared", copies, workdir / "copier.json", plots_dir=None, progress=False)
+    assert metrics["memorization_ratio"]["mean"] == 0 and metrics["memorization_pass"] is False
+    assert metrics["dcr_share"]["mean"] > 0.6 and metrics["membership_auc"]["mean"] > 0.6, metrics
+    assert json.loads((workdir / "copier.json").read_text())["context_fid"] == metrics["context_fid"]
+    with pytest.raises(RganError, match="61 synthetic windows are needed per repeat, 60 were given"):
+        MadeElsewhere(prepared.windows("train")[:60], prepared.columns, prepared.seq_len).sample_scaled(61, seed=0)
+    with pytest.raises(RganError, match="cannot be drawn for given attributes"):
+        copies.sample_scaled(2, seed=0, vectors=np.zeros((2, 1)))
 
 
 def test_no_plots_scores_only(workdir):
