@@ -62,6 +62,7 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     sines = [r for r in json.loads(out.with_suffix(".json").read_text()) if r["dataset"] == "sines"]
     assert all(0.45 < r["target_range"] <= 0.5 for r in sines)  # the paper's sines lie in [0.5, 1]
     assert "Skipped: stocks:" in text and "no-such.csv not found" in proc.stderr
+    assert (tmp_path / "table_minutes.png").read_bytes()[:4] == b"\x89PNG"  # the score-against-minutes plot
 
 
 def test_sample_memory_prints_peak_memory_per_n_within_the_limit():
