@@ -72,6 +72,9 @@ class MadeElsewhere:
     def __init__(self, windows: np.ndarray, columns: list[str], seq_len: int):
         self.windows, self.columns, self.seq_len = windows.astype(np.float32), columns, seq_len
 
+    def __str__(self) -> str:  # how the evaluation's messages name it
+        return f"{len(self.windows)} windows made elsewhere"
+
     def sample_scaled(self, n: int, seed: int, vectors: np.ndarray | None = None) -> np.ndarray:
         if vectors is not None:
             raise RganError("windows made elsewhere cannot be drawn for given attributes")
