@@ -186,7 +186,7 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
     scores = json.loads((workdir / "metrics/eval.json").read_text())
     return {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
-            "budget_min": budget_s / 60, "threads": threads, "target_range": scaler["data_max"][-1] - scaler["data_min"][-1]}
+            "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"), "target_range": scaler["data_max"][-1] - scaler["data_min"][-1]}
 
 
 def fmt(score: dict, scale: float = 1.0) -> str:
@@ -211,10 +211,11 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "min-max [0, 1] units, and predictive scores also in the paper's units (Sines as generated, in [0.5, 1]: our",
         "MAE times the predicted feature's range; Stocks min-max scaled as the paper's code loads it: the same number).",
         "",
-        "Where our protocol differs from the reference code (jsyoon0823/TimeGAN, metrics/): the real side is rgan's",
-        "held-out test windows (the split `prepare` makes; at most `evaluate.max_windows`), not every window of the",
-        "dataset, with as many synthetic windows as test ones; the forecaster is scored on those test windows, not on",
-        "every real window; scaling is min-max over the training split, not the whole series, and Stocks is not",
+        "The real side (`real windows`, with their number): `all` = every window of the dataset, as the reference code",
+        "(jsyoon0823/TimeGAN, metrics/) scores, with as many synthetic windows (`evaluate.real_windows: all`, the configs'",
+        "setting since 2026-12-03; comparable with the published rows); `test` = rgan's held-out test windows only (rgan's",
+        "default; fewer windows, so a higher noise floor: about 0.5/sqrt(0.4 x windows)). Other differences from the",
+        "reference: scaling is min-max over the training split, not the whole series, and Stocks is not",
         "reversed in time; torch's GRU (reset gate after the state's product, its initialisation) in place of TF's",
         "GRUCell, batches drawn with replacement, the two cross-entropies averaged rather than summed. Steps, sizes,",
         "iterations, the 80/20 divide inside the score and the score formulas are the reference's.",
@@ -230,23 +231,23 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "`steps` is theirs (DGAN: batches; TimeGAN: joint iterations). Context-FID and the correlational score as in",
         "Diffusion-TS (Yuan & Qiao, ICLR 2024), in our min-max units; `-`: a row measured before these scores existed.",
         "",
-        "| dataset | model | discriminative (lower is better) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | context-FID (real-vs-real) | correlational | budget | training | threads | steps | measured |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | model | real windows | discriminative (lower is better) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | context-FID (real-vs-real) | correlational | budget | training | threads | steps | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted((r for r in rows if r["dataset"] not in CONDITIONAL),
-                    key=lambda r: (DATASETS.index(r["dataset"]), MODELS.index(r["kind"]), r["budget_min"])):
+                    key=lambda r: (DATASETS.index(r["dataset"]), r.get("real_windows", "test"), MODELS.index(r["kind"]), r["budget_min"])):
         model = f"{r['kind']} (ours" if r["kind"] in KINDS else f"{r['kind']} ({PEERS[r['kind']][2]}"
         if "unavailable" in r:
-            lines.append(f"| {r['dataset'].capitalize()} | {model}) | not run: {r['unavailable']} | | | | | | | {r['budget_min']:g} min | | | | {r['measured']} |")
+            lines.append(f"| {r['dataset'].capitalize()} | {model}) | | not run: {r['unavailable']} | | | | | | | {r['budget_min']:g} min | | | | {r['measured']} |")
             continue
         s = r["scores"]
         fid = f"{fmt(s['context_fid'])} ({fmt(s['context_fid_floor'])})" if "context_fid" in s else "-"
-        lines.append(f"| {r['dataset'].capitalize()} | {model}, {r['repeats']} repeats) | {fmt(s['discriminative'])} | "
+        lines.append(f"| {r['dataset'].capitalize()} | {model}, {r['repeats']} repeats) | {r.get('real_windows', 'test')} ({s['windows']}) | {fmt(s['discriminative'])} | "
                      f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {fmt(s['predictive'], paper_units(r))} | "
                      f"{fmt(s['predictive_real'], paper_units(r))} | {fid} | {fmt(s['correlational']) if 'correlational' in s else '-'} | "
                      f"{r['budget_min']:g} min | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
     for dataset, model, disc, pred, fid, corr in PAPER:
-        lines.append(f"| {dataset} | {model} | {disc or '-'} | | | {pred or '-'} | | {fid or '-'} | {corr or '-'} | | | | | published |")
+        lines.append(f"| {dataset} | {model} | all | {disc or '-'} | | | {pred or '-'} | | {fid or '-'} | {corr or '-'} | | | | | published |")
     conditional = [r for r in rows if r["dataset"] in CONDITIONAL]
     if conditional:
         lines += [
@@ -272,6 +273,11 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _key(row: dict) -> tuple:
+    """A row is replaced only by a run of the same dataset, model, budget and real side."""
+    return row["dataset"], row["kind"], row["budget_min"], row.get("real_windows", "test")
+
+
 def _published_discriminative(dataset: str) -> list[tuple[str, float]]:
     return [(model.split(" (")[0], float(disc.split(" ")[0])) for d, model, disc, *_ in PAPER if d.lower() == dataset and disc]
 
@@ -291,11 +297,13 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         for kind in MODELS:
-            points = sorted((r["wall_s"] / 60, r["scores"]["discriminative"]["mean"], r["scores"]["discriminative"]["std"])
-                            for r in scored if r["dataset"] == dataset and r["kind"] == kind)
-            if points:
-                x, y, err = zip(*points)
-                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=kind if kind in KINDS else f"{kind} (peer)")
+            for real_windows, marker in (("test", "o"), ("all", "s")):
+                points = sorted((r["wall_s"] / 60, r["scores"]["discriminative"]["mean"], r["scores"]["discriminative"]["std"])
+                                for r in scored if r["dataset"] == dataset and r["kind"] == kind and r.get("real_windows", "test") == real_windows)
+                if points:
+                    x, y, err = zip(*points)
+                    label = f"{kind}{'' if kind in KINDS else ' (peer)'}, {real_windows} windows"
+                    ax.errorbar(x, y, yerr=err, marker=marker, capsize=3, label=label)
         for i, (model, disc) in enumerate(_published_discriminative(dataset)):
             ax.axhline(disc, linestyle="--", linewidth=1, color=f"C{7 + i}", label=f"{model} (published)")
         ax.set(title=dataset.capitalize(), xlabel="training minutes (2-core CPU)", ylabel="discriminative score (lower is better)")
@@ -346,7 +354,7 @@ def main() -> None:
 
     out = Path(args.out)
     results = out.with_suffix(".json")
-    rows = {(r["dataset"], r["kind"], r["budget_min"]): r for r in (json.loads(results.read_text()) if results.is_file() else [])}
+    rows = {_key(r): r for r in (json.loads(results.read_text()) if results.is_file() else [])}
     if args.render:
         write_outputs(out, list(rows.values()), machine, skipped)
         print(f"wrote {out}")
@@ -367,7 +375,7 @@ def main() -> None:
 
         for done in as_completed([pool.submit(measure, pair) for pair in pairs]):
             row = done.result()
-            rows[row["dataset"], row["kind"], row["budget_min"]] = row
+            rows[_key(row)] = row
             # written after every row, so a failure later keeps what was measured
             write_json(results, list(rows.values()))
             write_outputs(out, list(rows.values()), machine, skipped)

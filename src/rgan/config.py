@@ -299,6 +299,9 @@ class EvaluateConfig(_Section):
     context_fid_iterations: Count | None = Field(default=None, description="training iterations of context-FID's encoder; null: TS2Vec's rule (200, or 600 above 100,000 values)")
     batch_size: Batch = 128
     max_windows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(default=5000, description="cap on real test windows (and as many synthetic)")
+    real_windows: Literal["test", "all"] = Field(
+        default="test", description="the real side of the fidelity scores: the held-out test windows, or every window of "
+        "the data (the TimeGAN reference code's protocol, for comparing with published scores; privacy scores keep the test windows)")
     acf_lags: Annotated[int, Field(ge=1, le=SEQ_LEN_MAX)] = 10
     memorization_threshold: PositiveFloat = Field(
         default=0.5, description="synthetic-to-train / test-to-train nearest-neighbour distance ratio must exceed this"

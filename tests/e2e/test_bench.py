@@ -39,6 +39,7 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     out = tmp_path / "table.md"
     earlier = {"dataset": "stocks", "kind": "rgan", "steps": 123, "wall_s": 60.0, "repeats": 2, "budget_min": 1.0, "threads": 2,
                "measured": "2026-01-02", "target_range": 1.0, "scores": {k: {"mean": 0.25, "std": 0.01} for k in ("discriminative", "predictive", "predictive_real")}}
+    earlier["scores"]["windows"] = 732
     out.with_suffix(".json").write_text(json.dumps([earlier]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.15", "--jobs", "2", "--datasets", "sines",
@@ -49,14 +50,14 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     text = out.read_text()
     for kind in ("rgan", "timegan", "vaegan"):
         assert f"| Sines | {kind} (ours, 1 repeats) |" in text
-    assert "| Stocks | rgan (ours, 2 repeats) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
-    assert f"| Sines | dgan (gretel-synthetics 0.22.20, DGAN) | not run: dgan: not installed ({tmp_path / 'no-venvs'}/dgan/bin/python absent" in text
+    assert "| Stocks | rgan (ours, 2 repeats) | test (732) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
+    assert f"| Sines | dgan (gretel-synthetics 0.22.20, DGAN) | | not run: dgan: not installed ({tmp_path / 'no-venvs'}/dgan/bin/python absent" in text
     assert "Skipped: entities dgan: the peers' scripts take plain windows" in text
     assert len(json.loads(out.with_suffix(".json").read_text())) == 8
     entities = text.split("## Entities: own lengths, conditions, categories")[1]
     assert all(f"| {kind} (ours, 1 repeats) |" in entities for kind in ("rgan", "timegan", "vaegan"))
-    assert "| Sines | TimeGAN (Yoon et al., NeurIPS 2019) | .011 ± .008 | | | .093 ± .019 |" in text
-    assert "| Stocks | Diffusion-TS (Yuan & Qiao, ICLR 2024) | .067 ± .015 | | | .036 ± .000 | | .147 ± .025 | .004 ± .001 |" in text
+    assert "| Sines | TimeGAN (Yoon et al., NeurIPS 2019) | all | .011 ± .008 | | | .093 ± .019 |" in text
+    assert "| Stocks | Diffusion-TS (Yuan & Qiao, ICLR 2024) | all | .067 ± .015 | | | .036 ± .000 | | .147 ± .025 | .004 ± .001 |" in text
     sines_rgan = next(line for line in text.splitlines() if line.startswith("| Sines | rgan (ours"))
     assert re.search(r"\| [0-9.]+ ± [0-9.]+ \([0-9.]+ ± [0-9.]+\) \| [0-9.]+ ± [0-9.]+ \| 0.15 min \|", sines_rgan), sines_rgan  # context-FID (floor), correlational
     sines = [r for r in json.loads(out.with_suffix(".json").read_text()) if r["dataset"] == "sines"]

@@ -114,6 +114,28 @@ def test_windows_made_elsewhere_are_scored_as_a_generator_and_a_copier_is_caught
         copies.sample_scaled(2, seed=0, vectors=np.zeros((2, 1)))
 
 
+def test_real_windows_all_scores_against_every_window_of_the_data(workdir):
+    """evaluate.real_windows: all (the TimeGAN reference code's protocol): the fidelity scores' real side is every
+    window of every split, in the order of the series; the privacy scores keep the held-out windows."""
+    from conftest import tiny, write_params
+
+    from rgan.data.prepare import ALL_WINDOWS, SPLITS, load_prepared
+
+    prepared = load_prepared(workdir / "data/prepared")
+    every = prepared.windows(ALL_WINDOWS)
+    assert len(every) == sum(len(prepared.starts[s]) for s in SPLITS) > len(prepared.windows("test"))
+    assert sorted(w.tobytes() for w in every) == sorted(w.tobytes() for s in SPLITS for w in prepared.windows(s))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    metrics = {}
+    for real_windows in ("test", "all"):
+        write_params(workdir / "params.yaml", tiny(evaluate={"real_windows": real_windows}))
+        code, err = run("evaluate", "--no-mlflow", "--no-plots", cwd=workdir)
+        assert code == 0, err
+        metrics[real_windows] = json.loads((workdir / "metrics/eval.json").read_text())
+    assert metrics["test"]["windows"] == len(prepared.windows("test")) and metrics["all"]["windows"] == len(every)
+    assert metrics["all"]["marginal_w1"] != metrics["test"]["marginal_w1"] and metrics["all"]["predictive"] != metrics["test"]["predictive"]
+
+
 def test_no_plots_scores_only(workdir):
     assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     code, err = run("evaluate", "--no-mlflow", "--no-plots", cwd=workdir)

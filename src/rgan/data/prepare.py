@@ -106,6 +106,9 @@ def _prepare_sequences(cfg: DataConfig, table, out_dir: str | Path, source: str 
     return stats
 
 
+ALL_WINDOWS = "all"  # `Prepared.windows`: every split's windows together (the TimeGAN reference code's real side)
+
+
 @dataclass
 class Prepared:
     """Prepared data as later stages see it: windows are gathered on demand from the scaled series."""
@@ -144,15 +147,22 @@ class Prepared:
         return np.concatenate([vectors, scaled[:, None]], axis=1)
 
     def windows(self, split: str, limit: int | None = None, seed: int = 0) -> np.ndarray:
-        """Windows of a split, (n, seq_len, dim); a seeded random subset of `limit` when there are more. In
-        sequences mode each sequence padded to max_len, with `_length` and `_valid`."""
-        idx = np.arange(len(self.starts[split]))
+        """Windows of a split, or of every split together in the order of their starts (split ALL_WINDOWS), (n,
+        seq_len, dim); a seeded random subset of `limit` when there are more. In sequences mode each sequence padded
+        to max_len, with `_length` and `_valid`."""
+        names = SPLITS if split == ALL_WINDOWS else (split,)
+        starts = np.concatenate([self.starts[name] for name in names])
+        lengths = np.concatenate([self.lengths[name] for name in names]) if self.sequences else None
+        if split == ALL_WINDOWS:  # in the order of the series, as the reference code cuts it
+            order = np.argsort(starts, kind="stable")
+            starts, lengths = starts[order], (lengths[order] if lengths is not None else None)
+        idx = np.arange(len(starts))
         if limit is not None and len(idx) > limit:
             idx = np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
         if self.sequences:
-            return gather_sequences(self.series, self.starts[split][idx], self.lengths[split][idx], self.seq_len,
+            return gather_sequences(self.series, starts[idx], lengths[idx], self.seq_len,
                                     self.scaler.data_min[-2], self.scaler.data_max[-2])
-        return gather_windows(self.series, self.starts[split][idx], self.seq_len)
+        return gather_windows(self.series, starts[idx], self.seq_len)
 
 
 def load_prepared(directory: str | Path) -> Prepared:

@@ -9,7 +9,7 @@ import numpy as np
 
 from rgan.atomic import atomic_dir, write_json
 from rgan.config import Params
-from rgan.data.prepare import load_prepared
+from rgan.data.prepare import ALL_WINDOWS, load_prepared
 from rgan.device import resolve_device
 from rgan.errors import RganError
 from rgan.evaluation import conditions, context_fid, distances, floor, parallel, plots, posthoc, reference
@@ -104,7 +104,10 @@ def evaluate(
             f"{generator_path} was trained on columns {generator.columns} with seq_len {generator.seq_len}, "
             f"but the prepared data has {prepared.columns} with seq_len {prepared.seq_len}: retrain first"
         )
-    test = prepared.windows("test", limit=cfg.max_windows, seed=cfg.seed)
+    held_out = prepared.windows("test", limit=cfg.max_windows, seed=cfg.seed)
+    # the real side of the fidelity scores: the held-out windows, or every window of the data (the TimeGAN reference
+    # code's protocol: comparable with published scores, though the scores then also see training windows)
+    test = held_out if cfg.real_windows == "test" else prepared.windows(ALL_WINDOWS, limit=cfg.max_windows, seed=cfg.seed)
     train = prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=cfg.seed)
     first = prepared.scaler.feature_width
     categorical_attributes = [(name, (a, b)) for name, a, b, categorical in prepared.scaler.attribute_fields if categorical]
@@ -163,12 +166,12 @@ def evaluate(
         scores.setdefault("marginal_w1", []).append(distances.marginal_distance(test, synth, valid(test), valid(synth)))
         scores.setdefault("autocorr_diff", []).append(distances.autocorrelation_difference(
             test[..., :features], synth[..., :features], cfg.acf_lags, valid(test), valid(synth)))
-        scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train[..., kept], test[..., kept], synth[..., kept]))
+        scores.setdefault("memorization_ratio", []).append(distances.memorization_ratio(train[..., kept], held_out[..., kept], synth[..., kept]))
         scores.setdefault("correlational", []).append(distances.correlational_score(
             test[..., :features], synth[..., :features], valid(test), valid(synth)))
         # privacy beyond memorization: the test windows are the held-out real data the training never saw
-        scores.setdefault("dcr_share", []).append(distances.dcr_share(train[..., kept], test[..., kept], synth[..., kept], cfg.seed))
-        scores.setdefault("membership_auc", []).append(distances.membership_auc(train[..., kept], test[..., kept], synth[..., kept], cfg.seed))
+        scores.setdefault("dcr_share", []).append(distances.dcr_share(train[..., kept], held_out[..., kept], synth[..., kept], cfg.seed))
+        scores.setdefault("membership_auc", []).append(distances.membership_auc(train[..., kept], held_out[..., kept], synth[..., kept], cfg.seed))
     groups = prepared.scaler.groups
     if groups:
         scores["category_tv"] = [distances.category_distance(test, synth, groups, valid(test), valid(synth)) for synth in synthetic]

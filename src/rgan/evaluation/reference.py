@@ -25,7 +25,7 @@ from rgan.notes import note
 FORMAT = "rgan-reference/2"  # 2: the references train as groups of their own (in the repeats' group they differed by ~1e-6)
 NAMES = ("discriminative_floor", "predictive_real")
 # the evaluate settings the references read (repeats: how many; the rest: how each is computed)
-SETTINGS = ("repeats", "discriminative_iterations", "predictive_iterations", "batch_size", "max_windows", "seed")
+SETTINGS = ("repeats", "discriminative_iterations", "predictive_iterations", "batch_size", "max_windows", "real_windows", "seed")
 ENV = "RGAN_CACHE_DIR"
 
 
