@@ -41,6 +41,7 @@ import torch
 import yaml
 
 from rgan.atomic import atomic_path, write_json
+from rgan.data.prepare import ALL_WINDOWS, SPLITS
 from rgan.training.trainer import CHECKPOINT_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,10 +156,13 @@ class PeerUnavailable(Exception):
 
 
 def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threads: int, smoke: bool, scratch: Path,
-            stocks: Path, peer_venvs: Path = PEER_VENVS) -> dict:
-    """Train one model kind or peer on one dataset within the budget and score it; the row."""
+            stocks: Path, peer_venvs: Path = PEER_VENVS, overrides: tuple[str, ...] = ()) -> dict:
+    """Train one model kind or peer on one dataset within the budget and score it; the row. `overrides`: KEY=VALUE
+    settings over the committed config (a recipe tried against it), part of the row's key and label."""
     config = yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{'rgan' if kind in PEERS else kind}.yaml").read_text())
     config = merge(config, {"train": {"threads": threads}, "evaluate": {"workers": threads}})
+    for setting in overrides:
+        config = merge(config, override(setting))
     if smoke:
         config = merge(config, SMOKE)
     if repeats:
@@ -176,9 +180,10 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         from rgan.config import load_params
 
         params = load_params(workdir / "params.yaml")
-        test = len(np.load(workdir / "data/prepared/test_starts.npy"))
+        real = [len(np.load(workdir / f"data/prepared/{split}_starts.npy"))
+                for split in (SPLITS if params.evaluate.real_windows == ALL_WINDOWS else ("test",))]
         trained = peer_within(workdir, kind, budget_s, threads, seed=params.train.seed,
-                              n=params.evaluate.repeats * min(test, params.evaluate.max_windows), venvs=peer_venvs)
+                              n=params.evaluate.repeats * min(sum(real), params.evaluate.max_windows), venvs=peer_venvs)
         check(subprocess.Popen([sys.executable, str(PEER_DIR / "score.py"), "synthetic.npy"], cwd=workdir,
                                stderr=subprocess.PIPE, text=True), f"scoring {kind}")
     else:
@@ -186,7 +191,19 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
     scores = json.loads((workdir / "metrics/eval.json").read_text())
     return {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
-            "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"), "target_range": scaler["data_max"][-1] - scaler["data_min"][-1]}
+            "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
+            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], **({"overrides": " ".join(overrides)} if overrides else {})}
+
+
+def override(setting: str) -> dict:
+    """`train.spectral_weight=1` -> {"train": {"spectral_weight": 1}} (the value read as YAML)."""
+    key, sep, value = setting.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise SystemExit(f"--set {setting!r}: expected SECTION.KEY=VALUE, e.g. train.spectral_weight=1")
+    nested: object = yaml.safe_load(value)
+    for part in reversed(key.split(".")):
+        nested = {part: nested}
+    return nested
 
 
 def fmt(score: dict, scale: float = 1.0) -> str:
@@ -213,7 +230,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "",
         "The real side (`real windows`, with their number): `all` = every window of the dataset, as the reference code",
         "(jsyoon0823/TimeGAN, metrics/) scores, with as many synthetic windows (`evaluate.real_windows: all`, the configs'",
-        "setting since 2026-12-03; comparable with the published rows); `test` = rgan's held-out test windows only (rgan's",
+        "setting since 2026-12-07; comparable with the published rows); `test` = rgan's held-out test windows only (rgan's",
         "default; fewer windows, so a higher noise floor: about 0.5/sqrt(0.4 x windows)). Other differences from the",
         "reference: scaling is min-max over the training split, not the whole series, and Stocks is not",
         "reversed in time; torch's GRU (reset gate after the state's product, its initialisation) in place of TF's",
@@ -224,7 +241,8 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "reference's classifier learns sooner).",
         "",
         f"Machine: {machine}. Training: stopped at the row's budget of wall time; `threads` = torch threads it had",
-        "(with --jobs 2 two models train at once, one core each).",
+        "(with --jobs 2 two models train at once, one core each). Settings after a model's name (e.g.",
+        "`train.spectral_weight=1`) are a recipe tried over its committed config (`--set KEY=VALUE`).",
         "",
         "Peers (`bench/peers/`, each in its own environment: `bash bench/peers/install.sh`) train on the same training",
         "windows within the same budget and are scored by the same evaluation in the same run (`--kinds dgan ydata-timegan`);",
@@ -235,8 +253,9 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted((r for r in rows if r["dataset"] not in CONDITIONAL),
-                    key=lambda r: (DATASETS.index(r["dataset"]), r.get("real_windows", "test"), MODELS.index(r["kind"]), r["budget_min"])):
+                    key=lambda r: (DATASETS.index(r["dataset"]), r.get("real_windows", "test"), MODELS.index(r["kind"]), r.get("overrides", ""), r["budget_min"])):
         model = f"{r['kind']} (ours" if r["kind"] in KINDS else f"{r['kind']} ({PEERS[r['kind']][2]}"
+        model += f", {r['overrides']}" if r.get("overrides") else ""
         if "unavailable" in r:
             lines.append(f"| {r['dataset'].capitalize()} | {model}) | | not run: {r['unavailable']} | | | | | | | {r['budget_min']:g} min | | | | {r['measured']} |")
             continue
@@ -274,8 +293,8 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
 
 
 def _key(row: dict) -> tuple:
-    """A row is replaced only by a run of the same dataset, model, budget and real side."""
-    return row["dataset"], row["kind"], row["budget_min"], row.get("real_windows", "test")
+    """A row is replaced only by a run of the same dataset, model, settings over its config, budget and real side."""
+    return row["dataset"], row["kind"], row.get("overrides", ""), row["budget_min"], row.get("real_windows", "test")
 
 
 def _published_discriminative(dataset: str) -> list[tuple[str, float]]:
@@ -296,13 +315,15 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
         return
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
-        for kind in MODELS:
+        series = sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored if r["dataset"] == dataset})
+        for kind, overrides in ((MODELS[i], o) for i, o in series):
             for real_windows, marker in (("test", "o"), ("all", "s")):
                 points = sorted((r["wall_s"] / 60, r["scores"]["discriminative"]["mean"], r["scores"]["discriminative"]["std"])
-                                for r in scored if r["dataset"] == dataset and r["kind"] == kind and r.get("real_windows", "test") == real_windows)
+                                for r in scored if r["dataset"] == dataset and r["kind"] == kind and r.get("overrides", "") == overrides
+                                and r.get("real_windows", "test") == real_windows)
                 if points:
                     x, y, err = zip(*points)
-                    label = f"{kind}{'' if kind in KINDS else ' (peer)'}, {real_windows} windows"
+                    label = f"{kind}{'' if kind in KINDS else ' (peer)'}{f' {overrides}' if overrides else ''}, {real_windows} windows"
                     ax.errorbar(x, y, yerr=err, marker=marker, capsize=3, label=label)
         for i, (model, disc) in enumerate(_published_discriminative(dataset)):
             ax.axhline(disc, linestyle="--", linewidth=1, color=f"C{7 + i}", label=f"{model} (published)")
@@ -333,12 +354,16 @@ def main() -> None:
     parser.add_argument("--stocks", type=Path, default=STOCKS, help=f"the Stocks CSV (default: {STOCKS})")
     parser.add_argument("--smoke", action="store_true", help="tiny data and iterations: checks the script, measures nothing")
     parser.add_argument("--peer-venvs", type=Path, default=PEER_VENVS, help="the peers' environments (bench/peers/install.sh)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting over every committed config, e.g. train.spectral_weight=1 (a recipe tried: its own rows)")
     parser.add_argument("--render", action="store_true", help="only write the table again from --out's .json")
     args = parser.parse_args()
 
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, no GPU" if not torch.cuda.is_available() \
         else f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    for setting in args.overrides:
+        override(setting)  # refused here, before any training, when malformed
     pairs, skipped = [], []
     for dataset in args.datasets:
         if dataset == "stocks" and not args.stocks.is_file():
@@ -364,10 +389,12 @@ def main() -> None:
         def measure(pair: tuple[str, str]) -> dict:
             today = datetime.date.today().isoformat()
             try:
-                row = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks, args.peer_venvs)
+                row = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks, args.peer_venvs,
+                              tuple(args.overrides))
             except PeerUnavailable as reason:  # a peer that cannot be installed or run here: its row says why
                 print(f"{pair[0]} {pair[1]}: {reason}", file=sys.stderr, flush=True)
-                return {"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today}
+                return {"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today,
+                        **({"overrides": " ".join(args.overrides)} if args.overrides else {})}
             s = row["scores"]
             print(f"{pair[0]} {pair[1]}: discriminative {fmt(s['discriminative'])}, predictive {fmt(s['predictive'])} "
                   f"(real {fmt(s['predictive_real'])}), {row['steps']} steps in {row['wall_s'] / 60:.1f} min", flush=True)

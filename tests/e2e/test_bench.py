@@ -40,7 +40,8 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     earlier = {"dataset": "stocks", "kind": "rgan", "steps": 123, "wall_s": 60.0, "repeats": 2, "budget_min": 1.0, "threads": 2,
                "measured": "2026-01-02", "target_range": 1.0, "scores": {k: {"mean": 0.25, "std": 0.01} for k in ("discriminative", "predictive", "predictive_real")}}
     earlier["scores"]["windows"] = 732
-    out.with_suffix(".json").write_text(json.dumps([earlier]))
+    tried = {**earlier, "dataset": "sines", "overrides": "train.spectral_weight=1", "target_range": 0.49}  # a recipe tried: a row of its own
+    out.with_suffix(".json").write_text(json.dumps([earlier, tried]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.15", "--jobs", "2", "--datasets", "sines",
          "stocks", "entities", "--stocks", str(tmp_path / "no-such.csv"), "--out", str(out), "--kinds", "rgan", "timegan", "vaegan", "dgan",
@@ -53,17 +54,25 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     assert "| Stocks | rgan (ours, 2 repeats) | test (732) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
     assert f"| Sines | dgan (gretel-synthetics 0.22.20, DGAN) | | not run: dgan: not installed ({tmp_path / 'no-venvs'}/dgan/bin/python absent" in text
     assert "Skipped: entities dgan: the peers' scripts take plain windows" in text
-    assert len(json.loads(out.with_suffix(".json").read_text())) == 8
+    assert len(json.loads(out.with_suffix(".json").read_text())) == 9
+    assert "| Sines | rgan (ours, train.spectral_weight=1, 2 repeats) | test (732) | 0.250 ± 0.010 |" in text
     entities = text.split("## Entities: own lengths, conditions, categories")[1]
     assert all(f"| {kind} (ours, 1 repeats) |" in entities for kind in ("rgan", "timegan", "vaegan"))
     assert "| Sines | TimeGAN (Yoon et al., NeurIPS 2019) | all | .011 ± .008 | | | .093 ± .019 |" in text
     assert "| Stocks | Diffusion-TS (Yuan & Qiao, ICLR 2024) | all | .067 ± .015 | | | .036 ± .000 | | .147 ± .025 | .004 ± .001 |" in text
-    sines_rgan = next(line for line in text.splitlines() if line.startswith("| Sines | rgan (ours"))
+    sines_rgan = next(line for line in text.splitlines() if line.startswith("| Sines | rgan (ours, 1 repeats)"))
     assert re.search(r"\| [0-9.]+ ± [0-9.]+ \([0-9.]+ ± [0-9.]+\) \| [0-9.]+ ± [0-9.]+ \| 0.15 min \|", sines_rgan), sines_rgan  # context-FID (floor), correlational
     sines = [r for r in json.loads(out.with_suffix(".json").read_text()) if r["dataset"] == "sines" and "unavailable" not in r]
-    assert len(sines) == 3 and all(0.45 < r["target_range"] <= 0.5 for r in sines)  # the paper's sines lie in [0.5, 1]
+    assert len(sines) == 4 and all(0.45 < r["target_range"] <= 0.5 for r in sines)  # the paper's sines lie in [0.5, 1]
     assert "Skipped: stocks:" in text and "no-such.csv not found" in proc.stderr
     assert (tmp_path / "table_minutes.png").read_bytes()[:4] == b"\x89PNG"  # the score-against-minutes plot
+
+
+def test_timegan_benchmark_refuses_a_malformed_setting_before_training(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--set", "spectral_weight", "--out", str(tmp_path / "t.md")],
+                          env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and proc.stdout == "" and not list(tmp_path.iterdir())
+    assert proc.stderr.strip() == "--set 'spectral_weight': expected SECTION.KEY=VALUE, e.g. train.spectral_weight=1"
 
 
 def test_sample_memory_prints_peak_memory_per_n_within_the_limit():

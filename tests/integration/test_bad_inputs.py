@@ -160,6 +160,7 @@ CASES = [
     Case("time-equals-sequence", ("params", *BAD), params_with(data={"time_column": "id", "sequence_column": "id"}), ("must differ",)),
     Case("batch-above-windows", ("train", "--no-mlflow", *BAD), params_with(train={"batch_size": 5000}),
          ("train.batch_size 5000 is above the 210 training windows",)),
+    Case("spectral-weight-negative", ("params", *BAD), params_with(train={"spectral_weight": -1}), ("train.spectral_weight", "greater than or equal to 0")),
     Case("health-steps-zero", ("params", *BAD), params_with(train={"health_steps": 0}), ("train.health_steps", "greater than or equal to 1")),
     Case("precision-unknown", ("params", *BAD), params_with(train={"precision": "fp8"}), ("train.precision", "'fp32', 'bf16' or 'fp16'")),
     Case("precision-on-cpu", ("train", "--no-mlflow", *BAD), params_with(train={"precision": "bf16"}),

@@ -64,6 +64,16 @@ def test_per_sequence_noise_is_constant_over_time():
     assert gen(z).shape == (5, 10, 2)
 
 
+def test_spectral_loss_known_values():
+    t = torch.arange(8.0)
+    real = torch.rand(32, 8, 2)
+    assert losses.spectral_loss(real, real).item() == 0
+    assert losses.spectral_loss(real, real.roll(3, dims=1)).item() == pytest.approx(0, abs=1e-6)  # amplitudes ignore a circular shift
+    assert losses.spectral_loss(real, real + 0.3).item() == pytest.approx(0.3 / 5, rel=1e-5)  # the constant bin of 5 moves
+    slow, fast = (torch.sin(2 * math.pi * k * t / 8).reshape(1, 8, 1).expand(4, 8, 1) for k in (1, 3))
+    assert losses.spectral_loss(slow, fast).item() == pytest.approx((0.5 + 0.5) / 5, rel=1e-5)  # half the amplitude at bin 1 vs 3
+
+
 def test_moment_loss_known_values():
     real = torch.rand(32, 6, 2)
     assert losses.moment_loss(real, real).item() == 0

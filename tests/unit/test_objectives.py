@@ -43,6 +43,19 @@ def test_sampler_and_objective_shapes(kind, cell):
     assert set(objective.extra_log_columns) <= set(rows[-1])
 
 
+@pytest.mark.parametrize("kind", ("rgan", *KINDS))
+def test_the_spectral_term_is_in_every_kinds_generator_loss(kind):
+    def last_g_loss(weight: float) -> float:
+        params = parse_params(kind_params(kind, train={"spectral_weight": weight, "timegan": {"autoencoder_steps": 1, "supervised_steps": 1}}
+                                          if kind == "timegan" else {"spectral_weight": weight}))
+        torch.manual_seed(0)
+        objective = build_objective(params.model, params.train, dim=3, device=torch.device("cpu"))
+        batch, rng = torch.rand(16, 24, 3), torch.Generator().manual_seed(0)
+        return [float(objective.step(lambda: batch, rng)["g_loss"]) for _ in range(3)][-1]
+
+    assert last_g_loss(0.0) != last_g_loss(5.0)
+
+
 NETWORKS = ("embedder", "recovery", "generator", "supervisor", "discriminator")
 
 

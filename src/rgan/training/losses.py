@@ -65,3 +65,12 @@ def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     mean_gap = (real.mean(dim=0) - fake.mean(dim=0)).abs().mean()
     std_gap = (real.std(dim=0) - fake.std(dim=0)).abs().mean()
     return mean_gap + std_gap
+
+
+def spectral_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Distance between the batch-mean amplitude spectra (FFT over time, per feature) of real and generated
+    windows. Where the moment term matches each step's spread, this matches how values move over time (the mix of
+    frequencies in the batch), which a per-step discriminator learns late. Padding is zero on both sides."""
+    real_amplitude = torch.fft.rfft(real, dim=1, norm="forward").abs().mean(dim=0)
+    fake_amplitude = torch.fft.rfft(fake, dim=1, norm="forward").abs().mean(dim=0)
+    return (real_amplitude - fake_amplitude).abs().mean()

@@ -220,6 +220,8 @@ class RecurrentGanObjective(AdversarialObjective):
         g_loss = self._generator_adversarial_loss(fake_out_g, self._mask(real))
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
+        if self.cfg.spectral_weight:
+            g_loss = g_loss + self.cfg.spectral_weight * losses.spectral_loss(real, fake_g)
         g_norm = self._descend(self.g_opt, g_loss)
         self.discriminator.requires_grad_(True)
         if self.ema is not None:

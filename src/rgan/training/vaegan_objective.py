@@ -52,6 +52,8 @@ class VaeGanObjective(AdversarialObjective):
         g_loss = w.reconstruction_weight * recon + w.kl_weight * kl + w.adversarial_weight * adv
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
+        if self.cfg.spectral_weight:
+            g_loss = g_loss + self.cfg.spectral_weight * losses.spectral_loss(real, fake_g)
         g_norm = self._descend(self.vae_opt, g_loss)  # encoder and decoder: both clipped, both in the norm
         self.discriminator.requires_grad_(True)
         if self.ema is not None:
