@@ -114,6 +114,19 @@ def test_resume_refuses_a_checkpoint_from_other_settings(workdir):
     assert code != 0 and "cannot resume" in err and "model.hidden: 8 -> 12" in err
 
 
+def test_resume_takes_a_checkpoint_from_before_a_setting_existed_as_trained_with_its_default(workdir):
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    path = workdir / "models/checkpoints/last.pt"
+    rewrite_checkpoint(path, lambda ckpt: ckpt["params"]["train"].pop("spectral_weight"))  # as an older rgan wrote it
+    write_params(workdir / "params.yaml", tiny(train={"steps": 30}))
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
+    assert code == 0 and "resuming from step 20" in err, err
+    rewrite_checkpoint(path, lambda ckpt: ckpt["params"]["train"].pop("spectral_weight"))
+    write_params(workdir / "params.yaml", tiny(train={"steps": 40, "spectral_weight": 1.0}))  # not its default: refused
+    error = resume_error(workdir)
+    assert "cannot resume" in error and "train.spectral_weight: 0.0 -> 1.0" in error
+
+
 def test_resume_refuses_changed_prepared_data(workdir):
     assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     write_params(workdir / "params.yaml", tiny(data={"seed": 1}))  # another random split of the windows

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from tqdm import tqdm
 
 import rgan
@@ -195,12 +196,24 @@ def _check_resumable(saved: dict, params: Params, prepared: Prepared) -> None:
         for key, value in current[section].items():
             if section == "train" and key in RESUMABLE_CHANGES:
                 continue
-            if saved["params"][section].get(key) != value:
-                differences.append(f"{section}.{key}: {saved['params'][section].get(key)!r} -> {value!r}")
+            was = saved["params"][section].get(key, _MISSING)
+            if was is _MISSING:  # a setting added to rgan after the checkpoint: it trained as the setting's default
+                was = _default(getattr(params, section), key)
+            if was != value:
+                differences.append(f"{section}.{key}: {was!r} -> {value!r}")
     if saved["prepared_stats"] != prepared.stats:
         differences.append("the prepared data changed (rows, columns, windows or split)")
     if differences:
         raise RganError("cannot resume: the checkpoint was trained with other settings: " + "; ".join(differences))
+
+
+_MISSING = object()
+
+
+def _default(section: BaseModel, key: str) -> object:
+    """A setting's documented default, as `model_dump` writes it."""
+    default = type(section).model_fields[key].get_default(call_default_factory=True)
+    return default.model_dump() if isinstance(default, BaseModel) else default
 
 
 def _trained_device_type(saved: dict) -> str:
