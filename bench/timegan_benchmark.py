@@ -402,12 +402,20 @@ def main() -> None:
                   f"(real {fmt(s['predictive_real'])}), {row['steps']} steps in {row['wall_s'] / 60:.1f} min", flush=True)
             return {**row, "measured": today}
 
+        failed = []
         for done in as_completed([pool.submit(measure, pair) for pair in pairs]):
-            row = done.result()
+            try:
+                row = done.result()
+            except SystemExit as failure:  # one model's failure: the others running beside it still finish and are kept
+                print(failure, file=sys.stderr, flush=True)
+                failed.append(failure)
+                continue
             rows[_key(row)] = row
             # written after every row, so a failure later keeps what was measured
             write_json(results, list(rows.values()))
             write_outputs(out, list(rows.values()), machine, skipped)
+    if failed:
+        raise SystemExit(f"{len(failed)} of {len(pairs)} rows failed (above); the others are in {results}")
     print(f"wrote {out} and {results}")
 
 

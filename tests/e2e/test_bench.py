@@ -75,6 +75,18 @@ def test_timegan_benchmark_refuses_a_malformed_setting_before_training(tmp_path)
     assert proc.stderr.strip() == "--set 'spectral_weight': expected SECTION.KEY=VALUE, e.g. train.spectral_weight=1"
 
 
+def test_timegan_benchmark_reports_failed_rows_and_keeps_the_measured_ones(tmp_path):
+    out = tmp_path / "t.md"
+    kept = [{"dataset": "stocks", "kind": "rgan", "budget_min": 1.0, "unavailable": "measured earlier", "measured": "2026-01-02"}]
+    out.with_suffix(".json").write_text(json.dumps(kept))
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.1", "--jobs", "2",
+                           "--datasets", "sines", "--kinds", "rgan", "timegan", "--set", "model.hidden=0", "--out", str(out)],
+                          env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.count("model.hidden") >= 2 and f"2 of 2 rows failed (above); the others are in {out.with_suffix('.json')}" in proc.stderr
+    assert json.loads(out.with_suffix(".json").read_text()) == kept
+
+
 def test_sample_memory_prints_peak_memory_per_n_within_the_limit():
     proc = subprocess.run([sys.executable, str(ROOT / "bench/sample_memory.py"), "--quick", "--format", "csv"],
                           env=cli_env(), capture_output=True, text=True, timeout=600)
