@@ -41,7 +41,8 @@ import torch
 import yaml
 
 from rgan.atomic import atomic_path, write_json
-from rgan.data.prepare import ALL_WINDOWS, SPLITS
+from rgan.config import load_params
+from rgan.data.prepare import load_prepared
 from rgan.training.trainer import CHECKPOINT_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,16 +134,15 @@ def train_within(workdir: Path, budget_s: float) -> dict:
     return {"steps": summary["steps"], "wall_s": wall}
 
 
-def peer_within(workdir: Path, peer: str, budget_s: float, threads: int, n: int, seed: int, venvs: Path = PEER_VENVS) -> dict:
-    """Train a peer on the prepared training windows within budget_s in its own environment; write n synthetic
+def peer_within(workdir: Path, peer: str, train: np.ndarray, budget_s: float, threads: int, n: int, seed: int,
+                venvs: Path = PEER_VENVS) -> dict:
+    """Train a peer on the prepared training windows `train` within budget_s in its own environment; write n synthetic
     windows to synthetic.npy. Raises PeerUnavailable when its environment is not installed."""
-    from rgan.data.prepare import load_prepared
-
     venv, script, _ = PEERS[peer]
     python = venvs / venv / "bin" / "python"
     if not python.is_file():
         raise PeerUnavailable(f"{peer}: not installed ({python} absent: bash bench/peers/install.sh {venv})")
-    np.save(workdir / "train.npy", load_prepared(workdir / "data/prepared").windows("train"))
+    np.save(workdir / "train.npy", train)
     proc = subprocess.run([str(python), str(PEER_DIR / script), "--train", "train.npy", "--out", "synthetic.npy",
                            "--n", str(n), "--budget-s", str(budget_s), "--seed", str(seed), "--threads", str(threads)],
                           cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
@@ -158,7 +158,7 @@ class PeerUnavailable(Exception):
 def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threads: int, smoke: bool, scratch: Path,
             stocks: Path, peer_venvs: Path = PEER_VENVS, overrides: tuple[str, ...] = ()) -> dict:
     """Train one model kind or peer on one dataset within the budget and score it; the row. `overrides`: KEY=VALUE
-    settings over the committed config (a recipe tried against it), part of the row's key and label."""
+    settings over the committed config (a recipe tried against it)."""
     config = yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{'rgan' if kind in PEERS else kind}.yaml").read_text())
     config = merge(config, {"train": {"threads": threads}, "evaluate": {"workers": threads}})
     for setting in overrides:
@@ -177,13 +177,10 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
     check(rgan("prepare", cwd=workdir), "prepare")
     scaler = json.loads((workdir / "data/prepared/scaler.json").read_text())
     if kind in PEERS:  # the same data and settings as rgan's row; the peer's windows scored by rgan's evaluation
-        from rgan.config import load_params
-
-        params = load_params(workdir / "params.yaml")
-        real = [len(np.load(workdir / f"data/prepared/{split}_starts.npy"))
-                for split in (SPLITS if params.evaluate.real_windows == ALL_WINDOWS else ("test",))]
-        trained = peer_within(workdir, kind, budget_s, threads, seed=params.train.seed,
-                              n=params.evaluate.repeats * min(sum(real), params.evaluate.max_windows), venvs=peer_venvs)
+        params, prepared = load_params(workdir / "params.yaml"), load_prepared(workdir / "data/prepared")
+        real = prepared.count(params.evaluate.real_windows)  # the windows evaluate scores against
+        trained = peer_within(workdir, kind, prepared.windows("train"), budget_s, threads, seed=params.train.seed,
+                              n=params.evaluate.repeats * min(real, params.evaluate.max_windows), venvs=peer_venvs)
         check(subprocess.Popen([sys.executable, str(PEER_DIR / "score.py"), "synthetic.npy"], cwd=workdir,
                                stderr=subprocess.PIPE, text=True), f"scoring {kind}")
     else:
@@ -192,7 +189,7 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
     scores = json.loads((workdir / "metrics/eval.json").read_text())
     return {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
             "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
-            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], **({"overrides": " ".join(overrides)} if overrides else {})}
+            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1]}
 
 
 def override(setting: str) -> dict:
@@ -388,6 +385,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(args.jobs) as pool:
 
+        # a recipe tried (--set) is part of each row's key and label
+        tried = {"overrides": " ".join(args.overrides)} if args.overrides else {}
+
         def measure(pair: tuple[str, str]) -> dict:
             today = datetime.date.today().isoformat()
             try:
@@ -395,12 +395,11 @@ def main() -> None:
                               tuple(args.overrides))
             except PeerUnavailable as reason:  # a peer that cannot be installed or run here: its row says why
                 print(f"{pair[0]} {pair[1]}: {reason}", file=sys.stderr, flush=True)
-                return {"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today,
-                        **({"overrides": " ".join(args.overrides)} if args.overrides else {})}
+                return {"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today, **tried}
             s = row["scores"]
             print(f"{pair[0]} {pair[1]}: discriminative {fmt(s['discriminative'])}, predictive {fmt(s['predictive'])} "
                   f"(real {fmt(s['predictive_real'])}), {row['steps']} steps in {row['wall_s'] / 60:.1f} min", flush=True)
-            return {**row, "measured": today}
+            return {**row, "measured": today, **tried}
 
         failed = []
         for done in as_completed([pool.submit(measure, pair) for pair in pairs]):

@@ -124,6 +124,7 @@ def test_real_windows_all_scores_against_every_window_of_the_data(workdir):
     prepared = load_prepared(workdir / "data/prepared")
     every = prepared.windows(ALL_WINDOWS)
     assert len(every) == sum(len(prepared.starts[s]) for s in SPLITS) > len(prepared.windows("test"))
+    assert [prepared.count(s) for s in (ALL_WINDOWS, "test")] == [len(every), len(prepared.windows("test"))]
     assert sorted(w.tobytes() for w in every) == sorted(w.tobytes() for s in SPLITS for w in prepared.windows(s))
     assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
     metrics = {}

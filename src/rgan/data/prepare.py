@@ -109,6 +109,10 @@ def _prepare_sequences(cfg: DataConfig, table, out_dir: str | Path, source: str 
 ALL_WINDOWS = "all"  # `Prepared.windows`: every split's windows together (the TimeGAN reference code's real side)
 
 
+def _splits(split: str) -> tuple[str, ...]:
+    return SPLITS if split == ALL_WINDOWS else (split,)
+
+
 @dataclass
 class Prepared:
     """Prepared data as later stages see it: windows are gathered on demand from the scaled series."""
@@ -146,11 +150,15 @@ class Prepared:
         scaled = (self.lengths[split] - low) / (high - low if high > low else 1.0)
         return np.concatenate([vectors, scaled[:, None]], axis=1)
 
+    def count(self, split: str) -> int:
+        """How many windows `windows(split)` gives without a limit."""
+        return sum(len(self.starts[name]) for name in _splits(split))
+
     def windows(self, split: str, limit: int | None = None, seed: int = 0) -> np.ndarray:
         """Windows of a split, or of every split together in the order of their starts (split ALL_WINDOWS), (n,
         seq_len, dim); a seeded random subset of `limit` when there are more. In sequences mode each sequence padded
         to max_len, with `_length` and `_valid`."""
-        names = SPLITS if split == ALL_WINDOWS else (split,)
+        names = _splits(split)
         starts = np.concatenate([self.starts[name] for name in names])
         lengths = np.concatenate([self.lengths[name] for name in names]) if self.sequences else None
         if split == ALL_WINDOWS:  # in the order of the series, as the reference code cuts it

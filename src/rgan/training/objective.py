@@ -150,6 +150,15 @@ class AdversarialObjective:
             d_norm = self._descend(optimizer, d_loss)
         return real, d_loss, gp, real_out, fake_out, d_norm
 
+    def _with_matching_terms(self, g_loss: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """The generator loss plus the data-matching terms whose weights are set: TimeGAN's moment term and the
+        spectral term (every kind adds them to its generator loss)."""
+        if self.cfg.moment_weight:
+            g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake)
+        if self.cfg.spectral_weight:
+            g_loss = g_loss + self.cfg.spectral_weight * losses.spectral_loss(real, fake)
+        return g_loss
+
     def _generator_adversarial_loss(self, fake_out: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return losses.wgan_generator_loss(fake_out, mask) if self.wasserstein else losses.bce_generator_loss(fake_out, mask)
 
@@ -217,11 +226,7 @@ class RecurrentGanObjective(AdversarialObjective):
         self.discriminator.requires_grad_(False)
         fake_g = self._fake(real, rng)
         fake_out_g = self.discriminator(fake_g)
-        g_loss = self._generator_adversarial_loss(fake_out_g, self._mask(real))
-        if self.cfg.moment_weight:
-            g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
-        if self.cfg.spectral_weight:
-            g_loss = g_loss + self.cfg.spectral_weight * losses.spectral_loss(real, fake_g)
+        g_loss = self._with_matching_terms(self._generator_adversarial_loss(fake_out_g, self._mask(real)), real, fake_g)
         g_norm = self._descend(self.g_opt, g_loss)
         self.discriminator.requires_grad_(True)
         if self.ema is not None:

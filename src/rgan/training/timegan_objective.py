@@ -138,13 +138,10 @@ class TimeGanObjective(AdversarialObjective):
             e_hat = s.generator(z)
             h_hat = s.supervise(e_hat, c)
             sup = _supervised_loss(h, s.supervise(h, c), mask)
-            x_hat = self._on_valid(s.recover(h_hat, c), x)
-            g_loss = (self._generator_adversarial_loss(n.discriminator(with_condition(h_hat, c)), mask)
-                      + t.gamma * self._generator_adversarial_loss(n.discriminator(with_condition(e_hat, c)), mask)
-                      + t.supervised_weight * torch.sqrt(sup + 1e-12)
-                      + self.cfg.moment_weight * losses.moment_loss(x, x_hat))
-            if self.cfg.spectral_weight:
-                g_loss = g_loss + self.cfg.spectral_weight * losses.spectral_loss(x, x_hat)
+            g_loss = self._with_matching_terms(
+                self._generator_adversarial_loss(n.discriminator(with_condition(h_hat, c)), mask)
+                + t.gamma * self._generator_adversarial_loss(n.discriminator(with_condition(e_hat, c)), mask)
+                + t.supervised_weight * torch.sqrt(sup + 1e-12), x, self._on_valid(s.recover(h_hat, c), x))
             norm = self._descend(self.g_opt, g_loss)
         return {"g_loss": g_loss, "sup_loss": sup, "g_grad_norm": norm}
 

@@ -49,11 +49,7 @@ class VaeGanObjective(AdversarialObjective):
         kl = losses.masked_mean((-0.5 * (1 + log_var - mean.pow(2) - log_var.exp())).sum(-1), mask)
         fake_g = self._decoded(self._prior(real, rng), real)
         adv = self._generator_adversarial_loss(self.discriminator(fake_g), mask)
-        g_loss = w.reconstruction_weight * recon + w.kl_weight * kl + w.adversarial_weight * adv
-        if self.cfg.moment_weight:
-            g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake_g)
-        if self.cfg.spectral_weight:
-            g_loss = g_loss + self.cfg.spectral_weight * losses.spectral_loss(real, fake_g)
+        g_loss = self._with_matching_terms(w.reconstruction_weight * recon + w.kl_weight * kl + w.adversarial_weight * adv, real, fake_g)
         g_norm = self._descend(self.vae_opt, g_loss)  # encoder and decoder: both clipped, both in the norm
         self.discriminator.requires_grad_(True)
         if self.ema is not None:
