@@ -40,13 +40,18 @@ import numpy as np
 import torch
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datasets as real_data  # noqa: E402  (bench/datasets.py: the real datasets of the fidelity table)
+
 from rgan.atomic import atomic_path, write_json
 from rgan.config import load_params
 from rgan.data.prepare import load_prepared
 from rgan.training.trainer import CHECKPOINT_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ["sines", "stocks", "entities"]
+REAL = real_data.REAL  # public real tables (bench/datasets.py), read as a user's CSV: the shipped recipe, no config of their own
+DATASETS = ["sines", "stocks", "entities", *REAL]
+REAL_CONFIG = ROOT / "bench" / "configs" / "real.yaml"  # over params.yaml for REAL (the evaluation's protocol, a step ceiling)
 CONDITIONAL = {"entities"}  # datasets of entities with attributes and sequences of their own length: a table of their own
 KINDS = ["rgan", "timegan", "vaegan"]
 # Peer libraries (bench/peers/): each installed in its own environment by bench/peers/install.sh, trained by its
@@ -159,7 +164,7 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
             stocks: Path, peer_venvs: Path = PEER_VENVS, overrides: tuple[str, ...] = ()) -> dict:
     """Train one model kind or peer on one dataset within the budget and score it; the row. `overrides`: KEY=VALUE
     settings over the committed config (a recipe tried against it)."""
-    config = yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{'rgan' if kind in PEERS else kind}.yaml").read_text())
+    config = committed_config(dataset, "rgan" if kind in PEERS else kind)
     config = merge(config, {"train": {"threads": threads}, "evaluate": {"workers": threads}})
     for setting in overrides:
         config = merge(config, override(setting))
@@ -171,6 +176,8 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
     workdir.mkdir(parents=True)
     if dataset == "stocks":
         config = merge(config, {"data": {"path": str(stocks.resolve())}})
+    if dataset in REAL:  # its table written as a CSV, with the data settings a user would give it
+        config = merge(config, {"data": real_data.write(dataset, workdir / "data" / "raw")})
     (workdir / "params.yaml").write_text(yaml.safe_dump(config))
     if dataset in ("sines", "entities"):
         check(rgan(f"make-{dataset}", "--out", config["data"]["path"], cwd=workdir), f"make-{dataset}")
@@ -189,7 +196,16 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
     scores = json.loads((workdir / "metrics/eval.json").read_text())
     return {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
             "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
-            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1]}
+            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], "features": len(scaler["data_max"])}
+
+
+def committed_config(dataset: str, kind: str) -> dict:
+    """The params.yaml settings a (dataset, kind) row trains and scores with: bench/configs/<dataset>-<kind>.yaml,
+    or for a real dataset the shipped params.yaml (what a user gets) with bench/configs/real.yaml over it."""
+    if dataset in REAL:
+        return merge(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(REAL_CONFIG.read_text())),
+                     {"model": {"kind": kind}})
+    return yaml.safe_load((ROOT / "bench" / "configs" / f"{dataset}-{kind}.yaml").read_text())
 
 
 def override(setting: str) -> dict:
@@ -201,6 +217,18 @@ def override(setting: str) -> dict:
     for part in reversed(key.split(".")):
         nested = {part: nested}
     return nested
+
+
+def correlational(row: dict) -> str:
+    """The correlational score's cell: none for one feature (its only correlation is with itself: 0 by definition)."""
+    if row.get("features") == 1:
+        return "- (1 feature)"
+    return fmt(row["scores"]["correlational"]) if "correlational" in row["scores"] else "-"
+
+
+def title(dataset: str) -> str:
+    """Sines, Stocks (the paper's names, as its rows spell them); a real dataset by its bench/datasets.py name."""
+    return dataset if dataset in REAL else dataset.capitalize()
 
 
 def fmt(score: dict, scale: float = 1.0) -> str:
@@ -256,13 +284,13 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         model = f"{r['kind']} (ours" if r["kind"] in KINDS else f"{r['kind']} ({PEERS[r['kind']][2]}"
         model += f", {r['overrides']}" if r.get("overrides") else ""
         if "unavailable" in r:
-            lines.append(f"| {r['dataset'].capitalize()} | {model}) | | not run: {r['unavailable']} | | | | | | | {r['budget_min']:g} min | | | | {r['measured']} |")
+            lines.append(f"| {title(r['dataset'])} | {model}) | | not run: {r['unavailable']} | | | | | | | {r['budget_min']:g} min | | | | {r['measured']} |")
             continue
         s = r["scores"]
         fid = f"{fmt(s['context_fid'])} ({fmt(s['context_fid_floor'])})" if "context_fid" in s else "-"
-        lines.append(f"| {r['dataset'].capitalize()} | {model}, {r['repeats']} repeats) | {r.get('real_windows', 'test')} ({s['windows']}) | {fmt(s['discriminative'])} | "
+        lines.append(f"| {title(r['dataset'])} | {model}, {r['repeats']} repeats) | {r.get('real_windows', 'test')} ({s['windows']}) | {fmt(s['discriminative'])} | "
                      f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {fmt(s['predictive'], paper_units(r))} | "
-                     f"{fmt(s['predictive_real'], paper_units(r))} | {fid} | {fmt(s['correlational']) if 'correlational' in s else '-'} | "
+                     f"{fmt(s['predictive_real'], paper_units(r))} | {fid} | {correlational(r)} | "
                      f"{r['budget_min']:g} min | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
     for dataset, model, disc, pred, fid, corr in PAPER:
         lines.append(f"| {dataset} | {model} | all | {disc or '-'} | | | {pred or '-'} | | {fid or '-'} | {corr or '-'} | | | | | published |")
@@ -312,8 +340,12 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
     datasets = [d for d in DATASETS if any(r["dataset"] == d for r in scored)]
     if not datasets:
         return
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    columns = min(3, len(datasets))
+    rows_of_plots = -(-len(datasets) // columns)
+    fig, axes = plt.subplots(rows_of_plots, columns, figsize=(6 * columns, 4.5 * rows_of_plots), squeeze=False)
+    for ax in axes.flat[len(datasets):]:
+        ax.set_visible(False)
+    for ax, dataset in zip(axes.flat, datasets):
         series = sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored if r["dataset"] == dataset})
         for kind, overrides in ((MODELS[i], o) for i, o in series):
             for real_windows, marker in (("test", "o"), ("all", "s")):
@@ -326,7 +358,7 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
                     ax.errorbar(x, y, yerr=err, marker=marker, capsize=3, label=label)
         for i, (model, disc) in enumerate(_published_discriminative(dataset)):
             ax.axhline(disc, linestyle="--", linewidth=1, color=f"C{7 + i}", label=f"{model} (published)")
-        ax.set(title=dataset.capitalize(), xlabel="training minutes (2-core CPU)", ylabel="discriminative score (lower is better)")
+        ax.set(title=title(dataset), xlabel="training minutes (2-core CPU)", ylabel="discriminative score (lower is better)")
         ax.set_ylim(bottom=0)
         ax.legend(fontsize=8)
     fig.tight_layout()
