@@ -252,3 +252,22 @@ def test_run_local_with_an_image_the_engine_lacks_is_one_line(engine_socket, tmp
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (f"rgan pipeline run-local: error: image localhost/rgan:no-such-tag is not in the "
                                                     f"container engine at {engine_socket}: build it (`bash .ci/image`) or pull it")
+
+
+@pytest.mark.parametrize("script, code", [("echo step ran; exit 3", 3), ("exit 0", 0), ("exit 1", 1)])
+def test_a_pipeline_steps_exit_code_is_read_before_its_container_is_removed(image, engine_socket, script, code, capfd):
+    """kfp.local's own runner removes a step's container as it ends (podman: sometimes before docker-py inspects it,
+    and a status it could not read counts as success); rgan's keeps it until the exit code is read, then removes it."""
+    import docker
+
+    from rgan.kubeflow.local_container import run_step_container
+
+    client = docker.DockerClient(base_url=engine_socket)
+    label = f"rgan-test-{os.getpid()}-{code}"
+    try:
+        assert run_step_container(client, image, ["sh", "-c", script], {}, entrypoint=[""], labels={"rgan.test": label}, auto_remove=True) == code
+        assert client.containers.list(all=True, filters={"label": f"rgan.test={label}"}) == []  # removed once read
+    finally:
+        client.close()
+    if code == 3:
+        assert "step ran" in capfd.readouterr().out

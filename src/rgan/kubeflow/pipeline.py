@@ -164,6 +164,7 @@ def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str 
     in that image through a Docker-compatible engine (DOCKER_HOST, e.g. `podman system service`)."""
     from kfp import local
 
+    from rgan.kubeflow.local_container import steps_keep_their_exit_status
     from rgan.tracking.connection import connect
 
     func = pipeline_function(params, sweep, image)
@@ -178,7 +179,8 @@ def run_local(params: Params, arguments: dict[str, Any], sweep: bool, root: str 
         runner = local.SubprocessRunner(use_venv=False)
     local.init(runner=runner, pipeline_root=str(Path(root).resolve()), raise_on_error=True)
     try:
-        task = func(**arguments)
+        with steps_keep_their_exit_status():  # a no-op for the subprocess runner
+            task = func(**arguments)
     except RuntimeError as exc:  # kfp.local's "Pipeline ... finished with status FAILURE": the step's log says why
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # kfp.local colours its messages
         raise RganError(f"the local pipeline run failed: {plain} (its log is above; outputs under {root})") from None

@@ -1,0 +1,41 @@
+"""One pipeline step in a container for kfp.local's DockerRunner, run so that its exit status is never lost.
+
+kfp 2.17 starts each step's container with `auto_remove=True` and reads it back afterwards. With podman's
+Docker-compatible API the container can be gone before docker-py's first inspect (HTTP 500 "no such container":
+the run fails although the step ran), and when it is gone before `wait`, kfp counts the step as a success
+whatever its exit code. Here the container is removed only after its exit code is read.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+def run_step_container(client, image: str, command: list[str], volumes: dict[str, Any], **run_args) -> int:
+    """kfp.local.docker_task_handler.run_docker_container's contract: stream the step's log to stdout and return
+    its exit code. The image must be in the engine already (checked before the run, with a one-line error)."""
+    from kfp.local.docker_task_handler import add_latest_tag_if_not_present
+
+    run_args.pop("auto_remove", None)
+    container = client.containers.create(image=add_latest_tag_if_not_present(image), command=command, volumes=volumes, **run_args)
+    try:
+        container.start()
+        for line in container.logs(stream=True, follow=True):
+            print(line.decode(errors="replace"), end="")
+        return int(container.wait()["StatusCode"])
+    finally:
+        container.remove(force=True)
+
+
+@contextmanager
+def steps_keep_their_exit_status() -> Iterator[None]:
+    """While inside: kfp.local's DockerRunner runs its steps with run_step_container."""
+    from kfp.local import docker_task_handler
+
+    original = docker_task_handler.run_docker_container
+    docker_task_handler.run_docker_container = run_step_container
+    try:
+        yield
+    finally:
+        docker_task_handler.run_docker_container = original
