@@ -5,8 +5,8 @@ prices, 6 columns, read from ../shared/data/timegan/stock_data.csv when present;
 row beyond the paper: Entities, the built-in per-entity dataset in sequences mode (own lengths, conditioned on
 attributes, a categorical state; rgan only), with its conditional scores (condition accuracy, lengths, categories).
 
-    python bench/timegan_benchmark.py [--budget-min 30] [--kinds rgan timegan vaegan dgan ydata-timegan] [--datasets sines stocks entities]
-                                      [--jobs N] [--repeats N] [--out bench/results/timegan_table.md] [--stocks CSV] [--smoke]
+    python bench/timegan_benchmark.py [--budget-min 30] [--snapshots-min 5 10 20] [--kinds rgan timegan vaegan dgan ydata-timegan]
+                                      [--datasets sines stocks entities seattle-temps ...] [--jobs N] [--repeats N] [--out bench/results/timegan_table.md] [--stocks CSV] [--smoke]
 
 Each (dataset, kind) trains with its committed config bench/configs/<dataset>-<kind>.yaml (params.yaml settings)
 for at most the budget of wall time: training is stopped at the budget (SIGTERM, which checkpoints) and the
@@ -18,6 +18,10 @@ different times and budgets) and the table to --out with the published rows besi
 Peers (--kinds dgan ydata-timegan; bench/peers/, installed by bench/peers/install.sh in environments of their own)
 train on the same prepared training windows within the same budget; rgan's evaluation scores their windows with
 the settings of the dataset's rgan config. Not on Entities (their scripts take plain windows, no attributes).
+The real datasets of bench/datasets.py (the fidelity table's; `pip install statsmodels vega_datasets`) train with
+the shipped params.yaml and bench/configs/real.yaml over it. --snapshots-min M ...: rgan's kinds are also scored as
+they stood at M minutes of the same training (a row per mark, of budget M), so one run gives the score-against-
+minutes curve.
 --smoke: tiny data, budget and iterations, to check the script end to end.
 """
 
@@ -28,6 +32,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +51,7 @@ import datasets as real_data  # noqa: E402  (bench/datasets.py: the real dataset
 from rgan.atomic import atomic_path, write_json
 from rgan.config import load_params
 from rgan.data.prepare import load_prepared
-from rgan.training.trainer import CHECKPOINT_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
+from rgan.training.trainer import CHECKPOINT_NAME, PUBLISHED_LOG_NAME, WORKING_LOG_NAME, TrainPaths  # where `rgan train` keeps its checkpoints and live log
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = real_data.REAL  # public real tables (bench/datasets.py), read as a user's CSV: the shipped recipe, no config of their own
@@ -111,17 +116,25 @@ def _wait_for_first_steps(proc: subprocess.Popen, workdir: Path, grace_s: float 
         time.sleep(0.2)
 
 
-def train_within(workdir: Path, budget_s: float) -> dict:
+def train_within(workdir: Path, budget_s: float, snapshots_s: tuple[float, ...] = ()) -> dict:
     """Train for at most budget_s (or until its first logged steps, if start-up took longer): stop with SIGTERM at
     the budget (the trainer checkpoints), then write the generator from that checkpoint by resuming with
-    train.steps set to the step reached."""
+    train.steps set to the step reached. At each of snapshots_s (seconds within the budget) the last checkpoint and
+    its log are copied to snapshots/<minutes> (see snapshot_rows)."""
     start = time.monotonic()
     proc = rgan("train", "--no-mlflow", "--no-progress", cwd=workdir)
-    try:
-        proc.wait(timeout=budget_s)
-    except subprocess.TimeoutExpired:
-        _wait_for_first_steps(proc, workdir)
-        proc.send_signal(signal.SIGTERM)
+    marks = sorted(s for s in snapshots_s if 0 < s < budget_s)
+    while True:
+        try:
+            proc.wait(timeout=max(0.0, start + (marks[0] if marks else budget_s) - time.monotonic()))
+            break  # ended by itself (train.steps reached)
+        except subprocess.TimeoutExpired:
+            if marks:
+                _snapshot(workdir, marks.pop(0), time.monotonic() - start)
+                continue
+            _wait_for_first_steps(proc, workdir)
+            proc.send_signal(signal.SIGTERM)
+            break
     err = proc.communicate()[1]
     wall = time.monotonic() - start
     if proc.returncode != 0:
@@ -130,13 +143,67 @@ def train_within(workdir: Path, budget_s: float) -> dict:
         last = workdir / TrainPaths.checkpoints / CHECKPOINT_NAME
         if not last.is_file():
             raise SystemExit(f"the budget of {budget_s:.0f} s ended before training reached its first step")
-        step = torch.load(last, weights_only=True)["step"]
-        params = yaml.safe_load((workdir / "params.yaml").read_text())
-        params["train"]["steps"] = int(step)
-        (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-        check(rgan("train", "--no-mlflow", "--no-progress", "--resume", cwd=workdir), "finishing training")
+        _finish_at(workdir, int(torch.load(last, weights_only=True)["step"]))
     summary = json.loads((workdir / "metrics/train.json").read_text())
     return {"steps": summary["steps"], "wall_s": wall}
+
+
+def _finish_at(workdir: Path, step: int) -> None:
+    """Write the generator of the checkpoint at `step`: resume with train.steps = step (no step is trained)."""
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["train"]["steps"] = step
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    check(rgan("train", "--no-mlflow", "--no-progress", "--resume", cwd=workdir), "finishing training")
+
+
+SNAPSHOTS = "snapshots"  # in a row's work folder: <minutes>/ with a checkpoint, its log and when it was taken
+
+
+def _snapshot(workdir: Path, at_s: float, wall_s: float) -> None:
+    """The training's state at the mark: its last checkpoint (written every train.checkpoint_every steps, atomically)
+    and then its published log (which reaches at least the checkpoint's step; later rows are dropped on resume)."""
+    source = workdir / TrainPaths.checkpoints
+    if not (source / CHECKPOINT_NAME).is_file():
+        print(f"{workdir.name}: no checkpoint yet at {at_s / 60:g} min: no snapshot", file=sys.stderr, flush=True)
+        return
+    dest = workdir / SNAPSHOTS / f"{at_s / 60:g}"
+    dest.mkdir(parents=True)
+    shutil.copy2(source / CHECKPOINT_NAME, dest / CHECKPOINT_NAME)
+    shutil.copy2(source / PUBLISHED_LOG_NAME, dest / PUBLISHED_LOG_NAME)
+    shutil.copy2(source / WORKING_LOG_NAME, dest / WORKING_LOG_NAME)  # where the training was at the mark
+    (dest / "taken.json").write_text(json.dumps({"minutes": at_s / 60, "wall_s": wall_s}))
+
+
+def snapshot_rows(workdir: Path, row: dict) -> list[dict]:
+    """A row per snapshot of the training in workdir, scored as the row was: its generator written from the
+    snapshot's checkpoint in a copy of the work folder, then `rgan evaluate`. rgan's kinds have no schedule tied to
+    the budget, so the state at minute m of a longer run is the state a run of budget m would have shipped (to
+    within train.checkpoint_every steps: the step and the wall time are the checkpoint's)."""
+    rows = []
+    for taken in sorted((workdir / SNAPSHOTS).glob("*/taken.json"), key=lambda t: float(t.parent.name)):
+        when = json.loads(taken.read_text())
+        copy = workdir.with_name(f"{workdir.name}@{taken.parent.name}min")
+        shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns(SNAPSHOTS))
+        for output in (TrainPaths.checkpoints, TrainPaths.generator, Path("metrics")):
+            shutil.rmtree(copy / output) if (copy / output).is_dir() else (copy / output).unlink(missing_ok=True)
+        (copy / TrainPaths.checkpoints).mkdir(parents=True)
+        for name in (CHECKPOINT_NAME, PUBLISHED_LOG_NAME):
+            shutil.copy2(taken.parent / name, copy / TrainPaths.checkpoints / name)
+        step = int(torch.load(copy / TrainPaths.checkpoints / CHECKPOINT_NAME, weights_only=True)["step"])
+        _finish_at(copy, step)
+        check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=copy), f"evaluate (snapshot at {when['minutes']:g} min)")
+        # the wall time at the checkpoint's step: the mark's, less the steps trained after it at the run's mean rate
+        wall = when["wall_s"] * min(1.0, step / max(1, _steps_at(workdir / SNAPSHOTS / taken.parent.name)))
+        rows.append({**row, "steps": step, "wall_s": wall, "budget_min": when["minutes"], "snapshot_of": row["budget_min"],
+                     "scores": json.loads((copy / "metrics/eval.json").read_text())})
+    return rows
+
+
+def _steps_at(snapshot: Path) -> int:
+    """The last step the live log had reached at the mark (its checkpoint may be a little older); its last line
+    may have been half written."""
+    rows = [line.split("\t")[0] for line in (snapshot / WORKING_LOG_NAME).read_text().split("\n")[1:-1]]
+    return int(rows[-1]) if rows else 1
 
 
 def peer_within(workdir: Path, peer: str, train: np.ndarray, budget_s: float, threads: int, n: int, seed: int,
@@ -161,9 +228,10 @@ class PeerUnavailable(Exception):
 
 
 def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threads: int, smoke: bool, scratch: Path,
-            stocks: Path, peer_venvs: Path = PEER_VENVS, overrides: tuple[str, ...] = ()) -> dict:
-    """Train one model kind or peer on one dataset within the budget and score it; the row. `overrides`: KEY=VALUE
-    settings over the committed config (a recipe tried against it)."""
+            stocks: Path, peer_venvs: Path = PEER_VENVS, overrides: tuple[str, ...] = (), snapshots_s: tuple[float, ...] = ()) -> list[dict]:
+    """Train one model kind or peer on one dataset within the budget and score it; its row, then a row per snapshot
+    (rgan's kinds: the generator at each of snapshots_s, scored the same way). `overrides`: KEY=VALUE settings over
+    the committed config (a recipe tried against it)."""
     config = committed_config(dataset, "rgan" if kind in PEERS else kind)
     config = merge(config, {"train": {"threads": threads}, "evaluate": {"workers": threads}})
     for setting in overrides:
@@ -191,12 +259,13 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         check(subprocess.Popen([sys.executable, str(PEER_DIR / "score.py"), "synthetic.npy"], cwd=workdir,
                                stderr=subprocess.PIPE, text=True), f"scoring {kind}")
     else:
-        trained = train_within(workdir, budget_s)
+        trained = train_within(workdir, budget_s, snapshots_s)
         check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
     scores = json.loads((workdir / "metrics/eval.json").read_text())
-    return {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
-            "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
-            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], "features": len(scaler["data_max"])}
+    row = {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
+           "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
+           "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], "features": len(scaler["data_max"])}
+    return [row, *(snapshot_rows(workdir, row) if kind in KINDS else [])]
 
 
 def committed_config(dataset: str, kind: str) -> dict:
@@ -224,6 +293,11 @@ def correlational(row: dict) -> str:
     if row.get("features") == 1:
         return "- (1 feature)"
     return fmt(row["scores"]["correlational"]) if "correlational" in row["scores"] else "-"
+
+
+def budget(row: dict) -> str:
+    """The budget cell: a snapshot's says which longer run it was taken from."""
+    return f"{row['budget_min']:g} min" + (f" (of a {row['snapshot_of']:g}-min run)" if "snapshot_of" in row else "")
 
 
 def title(dataset: str) -> str:
@@ -291,7 +365,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         lines.append(f"| {title(r['dataset'])} | {model}, {r['repeats']} repeats) | {r.get('real_windows', 'test')} ({s['windows']}) | {fmt(s['discriminative'])} | "
                      f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {fmt(s['predictive'], paper_units(r))} | "
                      f"{fmt(s['predictive_real'], paper_units(r))} | {fid} | {correlational(r)} | "
-                     f"{r['budget_min']:g} min | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
+                     f"{budget(r)} | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
     for dataset, model, disc, pred, fid, corr in PAPER:
         lines.append(f"| {dataset} | {model} | all | {disc or '-'} | | | {pred or '-'} | | {fid or '-'} | {corr or '-'} | | | | | published |")
     conditional = [r for r in rows if r["dataset"] in CONDITIONAL]
@@ -387,6 +461,8 @@ def main() -> None:
     parser.add_argument("--peer-venvs", type=Path, default=PEER_VENVS, help="the peers' environments (bench/peers/install.sh)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting over every committed config, e.g. train.spectral_weight=1 (a recipe tried: its own rows)")
+    parser.add_argument("--snapshots-min", nargs="+", type=float, default=[], metavar="MIN",
+                        help="also score rgan's kinds at these minutes of their training (rows of those budgets; not the peers, whose schedules follow their budget)")
     parser.add_argument("--render", action="store_true", help="only write the table again from --out's .json")
     args = parser.parse_args()
 
@@ -420,28 +496,29 @@ def main() -> None:
         # a recipe tried (--set) is part of each row's key and label
         tried = {"overrides": " ".join(args.overrides)} if args.overrides else {}
 
-        def measure(pair: tuple[str, str]) -> dict:
+        def measure(pair: tuple[str, str]) -> list[dict]:
             today = datetime.date.today().isoformat()
             try:
-                row = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks, args.peer_venvs,
-                              tuple(args.overrides))
+                measured = run_one(*pair, args.budget_min * 60, args.repeats, threads, args.smoke, Path(scratch), args.stocks, args.peer_venvs,
+                                   tuple(args.overrides), tuple(m * 60 for m in args.snapshots_min))
             except PeerUnavailable as reason:  # a peer that cannot be installed or run here: its row says why
                 print(f"{pair[0]} {pair[1]}: {reason}", file=sys.stderr, flush=True)
-                return {"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today, **tried}
-            s = row["scores"]
-            print(f"{pair[0]} {pair[1]}: discriminative {fmt(s['discriminative'])}, predictive {fmt(s['predictive'])} "
-                  f"(real {fmt(s['predictive_real'])}), {row['steps']} steps in {row['wall_s'] / 60:.1f} min", flush=True)
-            return {**row, "measured": today, **tried}
+                return [{"dataset": pair[0], "kind": pair[1], "budget_min": args.budget_min, "unavailable": str(reason), "measured": today, **tried}]
+            for row in measured:
+                s = row["scores"]
+                print(f"{pair[0]} {pair[1]}: discriminative {fmt(s['discriminative'])}, predictive {fmt(s['predictive'])} "
+                      f"(real {fmt(s['predictive_real'])}), {row['steps']} steps in {row['wall_s'] / 60:.1f} min", flush=True)
+            return [{**row, "measured": today, **tried} for row in measured]
 
         failed = []
         for done in as_completed([pool.submit(measure, pair) for pair in pairs]):
             try:
-                row = done.result()
+                measured = done.result()
             except SystemExit as failure:  # one model's failure: the others running beside it still finish and are kept
                 print(failure, file=sys.stderr, flush=True)
                 failed.append(failure)
                 continue
-            rows[_key(row)] = row
+            rows.update((_key(row), row) for row in measured)
             # written after every row, so a failure later keeps what was measured
             write_json(results, list(rows.values()))
             write_outputs(out, list(rows.values()), machine, skipped)

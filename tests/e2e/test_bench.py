@@ -68,6 +68,22 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     assert (tmp_path / "table_minutes.png").read_bytes()[:4] == b"\x89PNG"  # the score-against-minutes plot
 
 
+def test_timegan_benchmark_scores_snapshots_of_one_training_as_rows_of_their_budgets(tmp_path):
+    """--snapshots-min: rgan's kinds scored as they stood at each mark of the same training (a row per mark, of
+    that budget, fewer steps than the whole run), the peers not (their schedules follow their budget)."""
+    out = tmp_path / "t.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.3", "--snapshots-min", "0.15",
+                           "--jobs", "2", "--datasets", "sines", "--kinds", "rgan", "dgan", "--peer-venvs", str(tmp_path / "no-venvs"),
+                           "--out", str(out)], env=cli_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {(r["kind"], r["budget_min"]): r for r in json.loads(out.with_suffix(".json").read_text())}
+    assert sorted(rows) == [("dgan", 0.3), ("rgan", 0.15), ("rgan", 0.3)]
+    whole, snapshot = rows["rgan", 0.3], rows["rgan", 0.15]
+    assert 0 < snapshot["steps"] < whole["steps"] and snapshot["wall_s"] < whole["wall_s"] and snapshot["snapshot_of"] == 0.3
+    assert snapshot["scores"]["predictive"] != whole["scores"]["predictive"]  # a generator of its own, scored
+    assert "| 0.15 min (of a 0.3-min run) |" in out.read_text()
+
+
 def test_timegan_benchmark_refuses_a_malformed_setting_before_training(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--set", "spectral_weight", "--out", str(tmp_path / "t.md")],
                           env=cli_env(), capture_output=True, text=True, timeout=300)
