@@ -288,6 +288,11 @@ def override(setting: str) -> dict:
     return nested
 
 
+def with_floor(scores: dict, name: str) -> str:
+    """A score with its real-vs-real floor in brackets, where the evaluation wrote one."""
+    return fmt(scores[name]) + (f" ({fmt(scores[f'{name}_floor'])})" if f"{name}_floor" in scores else "")
+
+
 def correlational(row: dict) -> str:
     """The correlational score's cell: none for one feature (its only correlation is with itself: 0 by definition)."""
     if row.get("features") == 1:
@@ -330,8 +335,8 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "The real side (`real windows`, with their number): `all` = every window of the dataset, as the reference code",
         "(jsyoon0823/TimeGAN, metrics/) scores, with as many synthetic windows (`evaluate.real_windows: all`, the configs'",
         "setting since 2026-12-07; comparable with the published rows); `test` = rgan's held-out test windows only (rgan's",
-        "default; fewer windows, so a higher noise floor: about 0.5/sqrt(0.4 x windows)). The real-vs-real floors (context-FID's",
-        "in brackets) score training windows as if generated: with `all` these are part of the real side (all of them in",
+        "default; fewer windows, so a higher noise floor: about 0.5/sqrt(0.4 x windows)). The real-vs-real floors (in",
+        "brackets after the discriminative score and context-FID; every score here is lower-is-better) score training windows as if generated: with `all` these are part of the real side (all of them in",
         "every repeat when fewer than the real windows), the score a copier of the training data would get. Other differences from the",
         "reference: scaling is min-max over the training split, not the whole series, and Stocks is not",
         "reversed in time; torch's GRU (reset gate after the state's product, its initialisation) in place of TF's",
@@ -350,7 +355,12 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "`steps` is theirs (DGAN: batches; TimeGAN: joint iterations). Context-FID and the correlational score as in",
         "Diffusion-TS (Yuan & Qiao, ICLR 2024), in our min-max units; `-`: a row measured before these scores existed.",
         "",
-        "| dataset | model | real windows | discriminative (lower is better) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | context-FID (real-vs-real) | correlational | budget | training | threads | steps | measured |",
+        "The real datasets (bench/datasets.py: seattle-temps, seattle-weather, co2, fertility, stocks-monthly; public tables",
+        "that ship in statsmodels and vega_datasets, read as a user's CSV) train with the shipped params.yaml, not a config",
+        "tuned for them (bench/configs/real.yaml sets only the step ceiling and the all-windows protocol); nothing is",
+        "published on them. A budget `M min (of a N-min run)` is a snapshot: the same training scored as it stood at M.",
+        "",
+        "| dataset | model | real windows | discriminative (real-vs-real) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | context-FID (real-vs-real) | correlational | budget | training | threads | steps | measured |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted((r for r in rows if r["dataset"] not in CONDITIONAL),
@@ -361,8 +371,8 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
             lines.append(f"| {title(r['dataset'])} | {model}) | | not run: {r['unavailable']} | | | | | | | {r['budget_min']:g} min | | | | {r['measured']} |")
             continue
         s = r["scores"]
-        fid = f"{fmt(s['context_fid'])} ({fmt(s['context_fid_floor'])})" if "context_fid" in s else "-"
-        lines.append(f"| {title(r['dataset'])} | {model}, {r['repeats']} repeats) | {r.get('real_windows', 'test')} ({s['windows']}) | {fmt(s['discriminative'])} | "
+        fid = with_floor(s, "context_fid") if "context_fid" in s else "-"
+        lines.append(f"| {title(r['dataset'])} | {model}, {r['repeats']} repeats) | {r.get('real_windows', 'test')} ({s['windows']}) | {with_floor(s, 'discriminative')} | "
                      f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {fmt(s['predictive'], paper_units(r))} | "
                      f"{fmt(s['predictive_real'], paper_units(r))} | {fid} | {correlational(r)} | "
                      f"{budget(r)} | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
