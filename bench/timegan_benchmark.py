@@ -355,7 +355,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "`steps` is theirs (DGAN: batches; TimeGAN: joint iterations). Context-FID and the correlational score as in",
         "Diffusion-TS (Yuan & Qiao, ICLR 2024), in our min-max units; `-`: a row measured before these scores existed.",
         "",
-        "The real datasets (bench/datasets.py: seattle-temps, seattle-weather, co2, fertility, stocks-monthly; public tables",
+        f"The real datasets (bench/datasets.py: {', '.join(REAL)}; public tables",
         "that ship in statsmodels and vega_datasets, read as a user's CSV) train with the shipped params.yaml, not a config",
         "tuned for them (bench/configs/real.yaml sets only the step ceiling and the all-windows protocol); nothing is",
         "published on them. A budget `M min (of a N-min run)` is a snapshot: the same training scored as it stood at M.",
