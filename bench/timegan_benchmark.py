@@ -414,7 +414,8 @@ def _published_discriminative(dataset: str) -> list[tuple[str, float]]:
 
 def minutes_plot(rows: list[dict], path: Path) -> None:
     """Per dataset: each kind's and peer's discriminative score (mean ± std over repeats) against its training
-    minutes, one point per budget measured; the published scores as dashed lines."""
+    minutes (the budget: training stops at it), one point per budget measured; the published scores as dashed lines,
+    the real-vs-real floor against all windows as a dotted one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -433,7 +434,7 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
         series = sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored if r["dataset"] == dataset})
         for kind, overrides in ((MODELS[i], o) for i, o in series):
             for real_windows, marker in (("test", "o"), ("all", "s")):
-                points = sorted((r["wall_s"] / 60, r["scores"]["discriminative"]["mean"], r["scores"]["discriminative"]["std"])
+                points = sorted((r["budget_min"], r["scores"]["discriminative"]["mean"], r["scores"]["discriminative"]["std"])
                                 for r in scored if r["dataset"] == dataset and r["kind"] == kind and r.get("overrides", "") == overrides
                                 and r.get("real_windows", "test") == real_windows)
                 if points:
@@ -442,6 +443,11 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
                     ax.errorbar(x, y, yerr=err, marker=marker, capsize=3, label=label)
         for i, (model, disc) in enumerate(_published_discriminative(dataset)):
             ax.axhline(disc, linestyle="--", linewidth=1, color=f"C{7 + i}", label=f"{model} (published)")
+        floors = [r["scores"]["discriminative_floor"]["mean"] for r in scored
+                  if r["dataset"] == dataset and r.get("real_windows") == "all" and "discriminative_floor" in r["scores"]]
+        if floors:  # the same data gives the same floor in every row: the latest row's
+            ax.axhline(floors[-1], linestyle=":", linewidth=1.5, color="black", label="real-vs-real floor, all windows")
+        ax.set_xlim(0, 1.1 * max(r["budget_min"] for r in scored if r["dataset"] == dataset))
         ax.set(title=title(dataset), xlabel="training minutes (2-core CPU)", ylabel="discriminative score (lower is better)")
         ax.set_ylim(bottom=0)
         ax.legend(fontsize=8)
