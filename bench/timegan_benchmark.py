@@ -70,8 +70,10 @@ STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
 # Published rows, as printed: discriminative, predictive (the paper's units), context-FID, correlational; mean ± std.
 # TimeGAN: Yoon et al., NeurIPS 2019, Table 2 (context-FID and correlational of TimeGAN: Diffusion-TS's Table 1).
 # Diffusion-TS: Yuan & Qiao, ICLR 2024, Table 1 (length 24), read from the table in their repository's README.
-# ImagenTime: Naiman et al., NeurIPS 2024: discriminative scores as quoted in our issue 17; its table was not
-# reachable from here to check them or to read its other scores.
+# ImagenTime: Naiman et al., NeurIPS 2024 (arXiv 2410.19538): its own table was not reachable from here. Its Stocks
+# row (discriminative .037 ± .006, predictive .036 ± .000) is as quoted in issue 17 and printed in a third party's
+# table that reports baselines "from the original publications" ("Time Series As Videos: Spectro-Temporal Generative
+# Diffusion", under review, Table 1, length 24), which gives no Sines, context-FID or correlational scores for it.
 DIFFUSION_TS = "Diffusion-TS (Yuan & Qiao, ICLR 2024)"
 PAPER = [
     ("Sines", "TimeGAN (Yoon et al., NeurIPS 2019)", ".011 ± .008", ".093 ± .019", ".101 ± .014", ".045 ± .010"),
@@ -79,7 +81,7 @@ PAPER = [
     ("Sines", "Original data (Yoon et al.)", "", ".094", "", ""),
     ("Stocks", "TimeGAN (Yoon et al., NeurIPS 2019)", ".102 ± .021", ".038 ± .001", ".103 ± .013", ".063 ± .005"),
     ("Stocks", DIFFUSION_TS, ".067 ± .015", ".036 ± .000", ".147 ± .025", ".004 ± .001"),
-    ("Stocks", "ImagenTime (Naiman et al., NeurIPS 2024; quoted, unchecked)", ".037", "", "", ""),
+    ("Stocks", "ImagenTime (Naiman et al., NeurIPS 2024; as quoted by a third party)", ".037 ± .006", ".036 ± .000", "", ""),
     ("Stocks", "Original data (Yoon et al.)", "", ".036", "", ""),
 ]
 SMOKE = {
