@@ -1,9 +1,10 @@
 """One pipeline step in a container for kfp.local's DockerRunner, run so that its exit status is never lost.
 
-kfp 2.17 starts each step's container with `auto_remove=True` and reads it back afterwards. With podman's
-Docker-compatible API the container can be gone before docker-py's first inspect (HTTP 500 "no such container":
-the run fails although the step ran), and when it is gone before `wait`, kfp counts the step as a success
-whatever its exit code. Here the container is removed only after its exit code is read.
+kfp 2.17 starts each step's container with `auto_remove=True`, then streams its log and waits on it. A quick
+step's container can be gone by then: podman's Docker-compatible API answers HTTP 500 "no such container", which
+kfp does not catch (it catches docker's 404), so the run fails although the step ran; and when the container is
+gone only before `wait`, kfp counts the step as a success whatever its exit code. Here the container is removed
+only after its exit code is read.
 """
 
 from __future__ import annotations
