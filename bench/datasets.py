@@ -86,6 +86,20 @@ DATASETS: dict[str, tuple[Callable[[], pd.DataFrame] | None, dict]] = {
     "stocks": (stocks, {"time_column": None, "sequence_column": None}),
 }
 REAL = ["seattle-temps", "seattle-weather", "co2", "fertility", "stocks-monthly"]
+PACKAGES = ("statsmodels", "vega_datasets")  # the bench-only packages the real datasets ship in
+
+
+def unavailable_packages() -> list[str]:
+    """The PACKAGES that cannot be imported here (not installed, or broken)."""
+    import importlib
+
+    missing = []
+    for name in PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 def write(name: str, directory: Path) -> dict:

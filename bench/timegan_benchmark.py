@@ -55,7 +55,8 @@ from rgan.training.trainer import CHECKPOINT_NAME, PUBLISHED_LOG_NAME, WORKING_L
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = real_data.REAL  # public real tables (bench/datasets.py), read as a user's CSV: the shipped recipe, no config of their own
-DATASETS = ["sines", "stocks", "entities", *REAL]
+BUILT_IN = ["sines", "stocks", "entities"]  # the default run's datasets: the real ones are asked for by name
+DATASETS = [*BUILT_IN, *REAL]
 REAL_CONFIG = ROOT / "bench" / "configs" / "real.yaml"  # over params.yaml for REAL (the evaluation's protocol, a step ceiling)
 CONDITIONAL = {"entities"}  # datasets of entities with attributes and sequences of their own length: a table of their own
 KINDS = ["rgan", "timegan", "vaegan"]
@@ -466,11 +467,28 @@ def write_outputs(out: Path, rows: list[dict], machine: str, skipped: list[str])
     minutes_plot(rows, out.with_name(f"{out.stem}_minutes.png"))
 
 
+def refuse_bad_arguments(args: argparse.Namespace) -> None:
+    """One line and exit 1, before any training, for marks outside the budget or real datasets whose packages are
+    missing; a note on stderr when some models will not be snapshotted."""
+    outside = [m for m in args.snapshots_min if not 0 < m < args.budget_min]
+    if outside:
+        raise SystemExit(f"--snapshots-min {' '.join(f'{m:g}' for m in outside)}: each mark must lie inside the budget "
+                         f"(more than 0 and less than --budget-min {args.budget_min:g})")
+    real = [d for d in args.datasets if d in REAL]
+    missing = real_data.unavailable_packages() if real and not args.render else []
+    if missing:
+        raise SystemExit(f"--datasets {' '.join(real)}: {' and '.join(missing)} cannot be imported "
+                         f"(bench-only: pip install {' '.join(real_data.PACKAGES)})")
+    peers = [k for k in args.kinds if k in PEERS]
+    if args.snapshots_min and peers:
+        print(f"--snapshots-min: {', '.join(peers)} scored at the budget only (a peer's schedule follows its budget)", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-min", type=float, default=30.0, help="training wall time per model and dataset")
     parser.add_argument("--kinds", nargs="+", choices=MODELS, default=KINDS, help=f"rgan's kinds and peers ({', '.join(PEERS)})")
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=DATASETS)
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=BUILT_IN)
     parser.add_argument("--jobs", type=int, default=1, help="models trained at once, each on cores / jobs threads")
     parser.add_argument("--repeats", type=int, help="evaluation repeats (default: the config's)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "timegan_table.md"))
@@ -489,6 +507,7 @@ def main() -> None:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     for setting in args.overrides:
         override(setting)  # refused here, before any training, when malformed
+    refuse_bad_arguments(args)
     pairs, skipped = [], []
     for dataset in args.datasets:
         if dataset == "stocks" and not args.stocks.is_file():

@@ -1,10 +1,12 @@
 """The bench scripts run and print their figures (at tiny sizes; the real figures come from running them by hand)."""
 
 import json
+import os
 import re
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, TINY, cli_env, write_params
 
 
@@ -82,6 +84,23 @@ def test_timegan_benchmark_scores_snapshots_of_one_training_as_rows_of_their_bud
     assert 0 < snapshot["steps"] < whole["steps"] and snapshot["wall_s"] < whole["wall_s"] and snapshot["snapshot_of"] == 0.3
     assert snapshot["scores"]["predictive"] != whole["scores"]["predictive"]  # a generator of its own, scored
     assert "| 0.15 min (of a 0.3-min run) |" in out.read_text()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--budget-min", "1", "--snapshots-min", "0.5", "1"], "--snapshots-min 1: each mark must lie inside the budget (more than 0 and less than --budget-min 1)"),
+    (["--budget-min", "1", "--snapshots-min", "-2"], "--snapshots-min -2: each mark must lie inside the budget (more than 0 and less than --budget-min 1)"),
+    (["--datasets", "sines", "co2", "fertility"], "--datasets co2 fertility: statsmodels and vega_datasets cannot be imported (bench-only: pip install statsmodels vega_datasets)"),
+])
+def test_timegan_benchmark_refuses_bad_arguments_before_training(tmp_path, arguments, message):
+    for package in ("statsmodels", "vega_datasets"):  # packages that fail to import, whether or not the real ones are installed
+        (tmp_path / "site" / package).mkdir(parents=True)
+        (tmp_path / "site" / package / "__init__.py").write_text("raise ImportError('broken for the test')\n")
+    out = tmp_path / "out" / "t.md"
+    env = {**cli_env(), "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "site"), cli_env().get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/timegan_benchmark.py"), *arguments, "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr and not out.parent.exists()
+    assert proc.stderr.strip().splitlines()[-1] == message
 
 
 def test_timegan_benchmark_refuses_a_malformed_setting_before_training(tmp_path):
