@@ -42,10 +42,25 @@ def version_by_alias(client, name: str, alias: str):
         raise
 
 
+def _set_alias(client, name: str, alias: str, version) -> None:
+    """Point `alias` at `version`. MLflow's server sets an alias by reading it and then inserting or updating: two
+    registers setting a new alias at once can both insert, and the second is refused (a UNIQUE constraint). The
+    alias exists by then, so setting it again updates it."""
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(SETTLE_ROUNDS):
+        try:
+            return client.set_registered_model_alias(name, alias, version)
+        except MlflowException as exc:
+            if "UNIQUE constraint" not in str(exc) or attempt == SETTLE_ROUNDS - 1:
+                raise
+            time.sleep(SETTLE_S)
+
+
 def _move_champion(client, name: str, version: str, champion, keep_previous: bool = False) -> None:
     if champion is not None and str(champion.version) != str(version) and not keep_previous:
-        client.set_registered_model_alias(name, PREVIOUS, champion.version)
-    client.set_registered_model_alias(name, CHAMPION, version)
+        _set_alias(client, name, PREVIOUS, champion.version)
+    _set_alias(client, name, CHAMPION, version)
 
 
 def _promote(client, cfg: RegistryConfig, version, locked: bool) -> str | None:
@@ -104,7 +119,7 @@ def register(client, cfg: RegistryConfig, record: RunRecord, eval_metrics: dict)
                 client.set_model_version_tag(name, version.version, key, value)
             print(f"run {record.run_id} is already registered as v{version.version}: updated its scores", file=sys.stderr)
         number = version.version
-        client.set_registered_model_alias(name, CHALLENGER, number)
+        _set_alias(client, name, CHALLENGER, number)
         version = client.get_model_version(name, number)
         if cfg.auto_promote:
             reason = _promote(client, cfg, version, locked)
