@@ -44,7 +44,7 @@ def merge(base: dict, over: dict) -> dict:
 
 
 def _windows(params, prepared):
-    from rgan.evaluation.evaluate import MAX_TRAIN_WINDOWS
+    from rgan.evaluation import MAX_TRAIN_WINDOWS
 
     return (prepared.windows("test", limit=params.evaluate.max_windows, seed=0),
             prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=0))

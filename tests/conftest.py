@@ -40,6 +40,7 @@ TINY = {
         "checkpoint_every": 10,
         "device": "cpu",
         "threads": 1,  # tiny models run faster on one thread, and tests may share the cores
+        "validate_iterations": 5,  # the validation's encoder: seconds at TS2Vec's 200 iterations, for every training
     },
     "evaluate": {
         "repeats": 2,

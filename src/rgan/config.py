@@ -273,6 +273,22 @@ class _TrainBase(_Section):
     checkpoint_every: Count = 1000
     health_steps: Count = Field(
         default=1000, description="warn when the discriminator sits at chance or wins completely for this many steps")
+    keep: Literal["best", "last"] = Field(
+        default="best", description="the generator shipped: best = the lowest validation context-FID among the "
+        "validations (train.validate_every), last = the final weights")
+    validate_every: Count | None = Field(
+        default=1000, description="steps between validations: context-FID of the network to ship on the validation "
+        "windows, logged as val_context_fid (and at the last step); null: none, then train.keep must be last")
+    validate_iterations: Count | None = Field(
+        default=None, description="training iterations of the validation's context-FID encoder; null: TS2Vec's rule "
+        "(200, or 600 above 100,000 values), as evaluate.context_fid_iterations")
+
+    @model_validator(mode="after")
+    def _best_needs_validations(self) -> "_TrainBase":
+        if self.keep == "best" and self.validate_every is None:
+            raise ValueError("keep best chooses among validations, and validate_every is null: set validate_every "
+                             "(steps between validations), or keep: last")
+        return self
 
 
 # The train section's class follows model.kind (copied in by Params, never written by users nor dumped): a kind's own

@@ -263,6 +263,11 @@ class LoadedGenerator:
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     payload = checkpoint.load(path, checkpoint.GENERATOR_FORMAT, map_location="cpu")
+    return generator_from_payload(payload, device, path)
+
+
+def generator_from_payload(payload: dict, device: str | torch.device, path: str | Path) -> LoadedGenerator:
+    """A generator file's contents (rgan.training.trainer.generator_payload) ready to sample; `path` names it in errors."""
     checkpoint.check_generator(payload, path)
     device = resolve_device(str(device))
     scaler = MinMaxScaler.from_dict(payload["scaler"])

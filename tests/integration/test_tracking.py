@@ -98,6 +98,9 @@ def test_training_run_has_params_metrics_lineage_and_model(project):
     assert steps == [5, 10, 15, 20]  # every logged row once, with its step
     for name in ("train/d_loss", "train/d_grad_norm", "train/g_grad_norm", "train/steps_per_s", "eval/discriminative", "eval/predictive", "eval/memorization_ratio"):
         assert name in run_.data.metrics, name
+    train_json = json.loads((root / "metrics/train.json").read_text())  # the generator shipped (train.keep)
+    assert run_.data.metrics["train/generator_step"] == train_json["generator_step"] == 20
+    assert run_.data.metrics["train/generator_val_context_fid"] == pytest.approx(train_json["val_context_fid"])
     eval_json = json.loads((root / "metrics/eval.json").read_text())
     assert run_.data.metrics["eval/discriminative"] == pytest.approx(eval_json["discriminative"]["mean"])
 

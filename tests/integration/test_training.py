@@ -247,3 +247,71 @@ def test_interrupted_run_resumed_equals_uninterrupted(workdir, sig):
     assert tensors_equal(full["state_dict"], resumed["state_dict"])
     full_log = read_log(workdir / "metrics/train_log.tsv")
     assert [(r["step"], r["d_loss"], r["g_loss"]) for r in resumed_log] == [(r["step"], r["d_loss"], r["g_loss"]) for r in full_log]
+
+
+def _validations(log: list[dict]) -> dict[int, float]:
+    return {int(r["step"]): float(r["val_context_fid"]) for r in log if r["val_context_fid"]}
+
+
+def test_keep_best_ships_the_generator_with_the_lowest_validation_score(workdir):
+    """train.keep best: validations every train.validate_every steps (logged), the last weights scored too; the
+    generator file holds the lowest-scored network, and train.json says which and how it compares with the last."""
+    import json
+
+    # a fast generator without the weight average: a run whose scores go down and up again (checked below)
+    settings = {"steps": 60, "validate_every": 10, "checkpoint_every": 25, "g_lr": 0.02, "ema_decay": None}
+    write_params(workdir / "params.yaml", tiny(train=settings))
+    code, err = run("train", "--no-mlflow", cwd=workdir)
+    assert code == 0 and "validation: context-FID on" in err, err
+    scores = _validations(read_log(workdir / "metrics/train_log.tsv"))
+    assert list(scores) == [10, 20, 30, 40, 50, 60]
+    summary = json.loads((workdir / "metrics/train.json").read_text())
+    best = min(scores, key=lambda step: (scores[step], step))
+    assert best != 60, f"these settings no longer give a run whose last weights are not its best ({scores}): change them"
+    assert summary["generator_step"] == best and summary["val_context_fid"] == round(scores[best], 6)
+    assert summary["val_context_fid_last"] == scores[60] and summary["validations"] == 6
+    assert load_ckpt(workdir / "models/generator.pt")["trained_steps"] == best
+    saved = load_ckpt(workdir / "models/checkpoints/last.pt")["selection"]
+    assert saved["best_step"] == best and saved["scores"] == [[step, pytest.approx(score, abs=1e-6)] for step, score in scores.items()]
+    # the best generator's weights are those of its step: a run of that length with keep: last ships the same weights
+    chosen = load_ckpt(workdir / "models/generator.pt")["state_dict"]
+    write_params(workdir / "params.yaml", tiny(train={**settings, "steps": best, "keep": "last"}))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    assert tensors_equal(chosen, load_ckpt(workdir / "models/generator.pt")["state_dict"])
+
+
+def test_keep_last_ships_the_final_weights_and_still_validates(workdir):
+    import json
+
+    write_params(workdir / "params.yaml", tiny(train={"steps": 30, "validate_every": 10, "keep": "last"}))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    summary = json.loads((workdir / "metrics/train.json").read_text())
+    assert summary["generator_step"] == 30 and summary["validations"] == 3
+    assert list(_validations(read_log(workdir / "metrics/train_log.tsv"))) == [10, 20, 30]
+
+
+def test_a_resumed_run_validates_and_chooses_as_an_uninterrupted_one(workdir):
+    """The validations and the best generator so far travel in the checkpoint; the last step of the shorter run is
+    scored for its own choice only, so the longer run's log and choice do not depend on where it was resumed."""
+    write_params(workdir / "params.yaml", tiny(train={"steps": 50, "validate_every": 10, "checkpoint_every": 5}))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    full_log, full = read_log(workdir / "metrics/train_log.tsv"), (workdir / "models/generator.pt").read_bytes()
+    write_params(workdir / "params.yaml", tiny(train={"steps": 25, "validate_every": 10, "checkpoint_every": 5}))
+    assert run("train", "--no-mlflow", cwd=workdir)[0] == 0
+    assert list(_validations(read_log(workdir / "metrics/train_log.tsv"))) == [10, 20]  # 25: not logged
+    write_params(workdir / "params.yaml", tiny(train={"steps": 50, "validate_every": 10, "checkpoint_every": 5}))
+    code, err = run("train", "--no-mlflow", "--resume", cwd=workdir)
+    assert code == 0 and "resuming from step 25" in err, err
+    assert _validations(read_log(workdir / "metrics/train_log.tsv")) == _validations(full_log)
+    assert (workdir / "models/generator.pt").read_bytes() == full
+
+
+def test_without_validation_windows_the_last_weights_are_shipped_with_a_note(workdir):
+    import json
+
+    write_params(workdir / "params.yaml", tiny(data={"val_fraction": 0.0}))
+    assert run("prepare", cwd=workdir)[0] == 0
+    code, err = run("train", "--no-mlflow", cwd=workdir)
+    assert code == 0 and "note: 0 validation windows" in err and "last weights are shipped" in err, err
+    summary = json.loads((workdir / "metrics/train.json").read_text())
+    assert summary["generator_step"] == 20 and summary["validations"] == 0 and summary["val_context_fid"] is None

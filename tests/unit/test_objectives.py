@@ -230,3 +230,16 @@ def test_timegans_bce_rule_gives_the_same_weights_read_on_the_host_or_decided_on
             assert tensors_equal(skipped[param], undone[param])
         else:
             assert all(torch.count_nonzero(t) == 0 for t in undone[param].values())
+
+
+def test_selection_keeps_the_lowest_score_the_earlier_on_ties_and_survives_its_checkpoint_form():
+    from rgan.training.validation import Selection
+
+    selection = Selection()
+    assert selection.best_step is None and selection.best_score == float("inf")
+    assert selection.record(10, 2.0, {"w": 1}) and not selection.record(20, 2.0, {"w": 2})  # a tie keeps the earlier
+    assert selection.record(30, 1.5, {"w": 3}) and not selection.record(40, float("inf"), {"w": 4})
+    assert (selection.best_step, selection.best_score, selection.best_payload) == (30, 1.5, {"w": 3})
+    again = Selection(selection.state_dict())
+    assert again.scores == selection.scores and again.best_step == 30 and again.best_payload == {"w": 3}
+    assert Selection(None).scores == {}  # a checkpoint from before validation

@@ -162,14 +162,33 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 Windows = tuple[np.ndarray, "np.ndarray | None"]  # windows (n, steps, dims), and their valid steps (n, steps) or None
 
 
+def as_windows(prepared_windows: np.ndarray, sequences: bool) -> Windows:
+    """Prepared windows (rgan.data.prepare) as context-FID reads them: in sequences mode without the `_length` and
+    `_valid` flags, with their valid steps."""
+    if sequences:
+        return prepared_windows[..., :-2], prepared_windows[..., -1] > 0.5
+    return prepared_windows, None
+
+
 def _missing_as_nan(windows: Windows) -> np.ndarray:
     values, valid = windows
     return values if valid is None else np.where(valid[..., None], values, np.nan)
 
 
+class ContextFid:
+    """Context-FID against one set of real windows, with one encoder trained on `fit_on` (real windows): fitted
+    once, then `score` any number of synthetic sets."""
+
+    def __init__(self, fit_on: Windows, real: Windows, seed: int, iterations: int | None = None):
+        self.encoder = fit_encoder(_missing_as_nan(fit_on), seed, iterations)
+        self.reference = embed(self.encoder, _missing_as_nan(real), real[1])
+
+    def score(self, other: Windows) -> float:
+        return frechet_distance(self.reference, embed(self.encoder, _missing_as_nan(other), other[1]))
+
+
 def context_fids(fit_on: Windows, real: Windows, others: list[Windows], seed: int, iterations: int | None = None) -> list[float]:
     """Context-FID of each set in `others` against `real`, with one encoder trained on `fit_on` (real windows).
     Each set is (windows, valid steps or None); the valid steps of sequences of their own length."""
-    encoder = fit_encoder(_missing_as_nan(fit_on), seed, iterations)
-    reference = embed(encoder, _missing_as_nan(real), real[1])
-    return [frechet_distance(reference, embed(encoder, _missing_as_nan(other), other[1])) for other in others]
+    scorer = ContextFid(fit_on, real, seed, iterations)
+    return [scorer.score(other) for other in others]

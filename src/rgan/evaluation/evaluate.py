@@ -12,13 +12,10 @@ from rgan.config import Params
 from rgan.data.prepare import ALL_WINDOWS, load_prepared
 from rgan.device import resolve_device
 from rgan.errors import RganError
-from rgan.evaluation import conditions, context_fid, distances, floor, parallel, plots, posthoc, reference
+from rgan.evaluation import MAX_TRAIN_WINDOWS, conditions, context_fid, distances, floor, parallel, plots, posthoc, reference
 from rgan.data.sequences import LENGTH_COLUMN
 from rgan.evaluation.parallel import one_thread
 from rgan.sampling import load_generator
-
-# Windows of real training data the reference forecaster and the memorization index use at most.
-MAX_TRAIN_WINDOWS = 20000
 
 
 def _ratios(metrics: dict, n_test: int, n_train: int) -> dict:
@@ -139,11 +136,8 @@ def evaluate(
     tasks = [(name, posthoc.scores_together, (groups[name],), dict(device=device)) for name in longest_first]
     # context-FID: one encoder trained on real training windows; the synthetic repeats and, as its floor, the
     # stand-ins, each against the test windows (not cached: the encoder's training is a small part of the cost)
-    kept = slice(None, -2) if prepared.sequences else slice(None)  # sequences mode: not the `_length`/`_valid` flags
-    valid = (lambda w: w[..., -1] > 0.5) if prepared.sequences else (lambda w: None)  # sequences mode: valid steps only
-    tasks.append(("context_fid", context_fid.context_fids,
-                  ((train[..., kept], valid(train)), (test[..., kept], valid(test)),
-                   [(w[..., kept], valid(w)) for w in (*synthetic, *stand_ins)]),
+    fit_on, real, *others = (context_fid.as_windows(w, prepared.sequences) for w in (train, test, *synthetic, *stand_ins))
+    tasks.append(("context_fid", context_fid.context_fids, (fit_on, real, others),
                   dict(seed=cfg.seed, iterations=cfg.context_fid_iterations)))
     shown = min(cfg.plot_samples, len(test))
     if plots_dir is not None:  # t-SNE is the one slow figure: computed beside the trainings
@@ -160,6 +154,8 @@ def evaluate(
         reference.store(entry, cached)
     scores.update(cached)
     scores["context_fid"], scores["context_fid_floor"] = results["context_fid"][:repeats], results["context_fid"][repeats:]
+    kept = slice(None, -2) if prepared.sequences else slice(None)  # sequences mode: not the `_length`/`_valid` flags
+    valid = (lambda w: w[..., -1] > 0.5) if prepared.sequences else (lambda w: None)  # sequences mode: valid steps only
     features = prepared.scaler.feature_width  # attributes are constant within a window: no autocorrelation
     # sequences mode: nearest neighbours over the padded values (zero past each end), not the `_length`/`_valid` flags
     for synth in synthetic:

@@ -76,13 +76,19 @@ def _finish_training(client, record: RunRecord, paths: TrainPaths, pending: Path
         metrics=[
             Metric("train/wall_time_s", float(summary["wall_time_s"]), now, final_step),
             Metric("train/mean_steps_per_s", float(summary["steps_per_s"]), now, final_step),
+            # the generator shipped (train.keep): the step of its weights, and its validation context-FID
+            *([Metric("train/generator_step", float(summary["generator_step"]), now, final_step)]
+              if summary.get("generator_step") is not None else []),
+            *([Metric("train/generator_val_context_fid", float(summary["val_context_fid"]), now, final_step)]
+              if summary.get("val_context_fid") is not None else []),
         ],
     )
     client.log_artifact(record.run_id, str(paths.log), "train")
     client.log_artifact(record.run_id, str(paths.metrics), "train")
     for key, value in health_tags(summary).items():
         client.set_tag(record.run_id, key, value)
-    metadata = {"run_id": record.run_id, "trained_steps": final_step, "data_md5": record.tags.get("rgan.data_md5", "")}
+    metadata = {"run_id": record.run_id, "trained_steps": final_step, "generator_step": int(summary.get("generator_step", final_step)),
+                "data_md5": record.tags.get("rgan.data_md5", "")}
     record.model_uri, record.model_id = log_generator(record.run_id, paths.generator, metadata)
     record.generator_sha256 = file_sha256(paths.generator)
     record.write(pending)

@@ -29,15 +29,16 @@ from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
 from rgan.errors import RganError
 from rgan.models.attributes import AttributeModel
-from rgan.notes import plain
+from rgan.notes import note, plain
 from rgan.stages import TRAIN
 from rgan.training import checkpoint
 from rgan.training.health import HealthMonitor
 from rgan.training.kinds import build_objective
 from rgan.training.objective import AdversarialObjective
+from rgan.training.validation import Selection, Validator
 
 LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "d_state", "gp",
-               "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s"]
+               "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s", "val_context_fid"]  # the last: at validations only
 CHECKPOINT_NAME = "last.pt"
 # The log as of the last checkpoint (what --resume continues), and the one being written now: a run that
 # fails before its first checkpoint leaves the previous run's log and checkpoint together, untouched.
@@ -46,7 +47,7 @@ WORKING_LOG_NAME = "train_log.live.tsv"
 LOCK_NAME = ".train.lock"
 # Settings a resumed run may change without invalidating the checkpoint. The device setting too: what must
 # not change is the device type actually used (the noise RNG state belongs to one), checked on its own.
-RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "health_steps", "device", "compile"}
+RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "threads", "health_steps", "device", "compile", "keep"}
 DEVICE_TYPES = ("cpu", "cuda")  # what train.device resolves to
 
 
@@ -243,18 +244,28 @@ def _rng_states(sampler: _BatchSampler, noise_rng: torch.Generator) -> dict:
     return {"batches": sampler.rng.get_state(), "noise": noise_rng.get_state(), "torch": torch.get_rng_state()}
 
 
-def generator_payload(objective: AdversarialObjective, params: Params, prepared: Prepared, step: int) -> dict:
-    """Everything needed to sample in original units: weights, model config, scaler, column names."""
+def generator_payload(objective: AdversarialObjective, params: Params, prepared: Prepared, step: int,
+                      fixed: dict | None = None) -> dict:
+    """Everything needed to sample in original units: weights, model config, scaler, column names. `fixed`: the
+    parts that do not change during a run (generator_parts), when already made."""
+    return {
+        **(generator_parts(params, prepared) if fixed is None else fixed),
+        # copies: a payload kept as the best so far must not follow the weights as they train on
+        "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in objective.sampling_generator.state_dict().items()},
+        "trained_steps": step,
+    }
+
+
+def generator_parts(params: Params, prepared: Prepared) -> dict:
+    """A generator file's contents other than its weights and step."""
     return {
         "format": checkpoint.GENERATOR_FORMAT,
         "rgan_version": rgan.__version__,
         "model": params.model.model_dump(),
-        "state_dict": {k: v.detach().cpu() for k, v in objective.sampling_generator.state_dict().items()},
         "dim": prepared.dim,
         "seq_len": prepared.seq_len,
         "columns": prepared.columns,
         "scaler": prepared.scaler.to_dict(),
-        "trained_steps": step,
         "train": params.train.model_dump(),
         # the attributes' joint distribution, for sampling without (or with some) conditions
         **({"attributes": AttributeModel.fit(prepared.attribute_vectors("train"), prepared.scaler.attribute_groups).to_dict()}
@@ -276,6 +287,30 @@ def train(
     prepared = load_training_data(params, prepared_dir)  # checked before anything is written
     with output_lock(paths) if lock else contextlib.nullcontext():
         return _train(params, prepared, paths, resume, progress, on_log)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 6)
+
+
+def _validator(params: Params, prepared: Prepared) -> Validator | None:
+    """The validation of this run (rgan.training.validation), or None when train.validate_every is null or the data
+    has no validation windows (said on stderr: the last weights are shipped)."""
+    cfg = params.train
+    if cfg.validate_every is None:
+        return None
+    if len(prepared.starts["val"]) < MIN_VALIDATION_WINDOWS:
+        note(f"{len(prepared.starts['val'])} validation windows (data.val_fraction {params.data.val_fraction}): training "
+             f"is not validated and the last weights are shipped (validation needs {MIN_VALIDATION_WINDOWS}; raise "
+             "data.val_fraction, or set train.keep: last and train.validate_every: null to silence this)")
+        return None
+    validator = Validator(prepared, cfg.seed, cfg.validate_iterations)
+    print(f"validation: context-FID on {validator.n} validation windows every {cfg.validate_every} steps "
+          f"(its encoder trained in {validator.seconds:.1f} s)", file=sys.stderr)
+    return validator
+
+
+MIN_VALIDATION_WINDOWS = 10  # fewer: a Fréchet distance between 320-dimensional embeddings means nothing
 
 
 def load_training_data(params: Params, prepared_dir: str | Path) -> Prepared:
@@ -309,7 +344,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
     noise_rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)
 
     ckpt_path = paths.checkpoints / CHECKPOINT_NAME
-    start = 0
+    start, selection = 0, Selection()
     if resume:
         if ckpt_path.is_file():
             # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
@@ -321,6 +356,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
                 sampler.rng.set_state(saved["rng"]["batches"])
                 noise_rng.set_state(saved["rng"]["noise"])
                 torch.set_rng_state(saved["rng"]["torch"])
+                selection = Selection(saved.get("selection"))  # absent in checkpoints from before validation
                 start = int(saved["step"])
             except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
                 raise RganError(f"{ckpt_path} is a damaged checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
@@ -328,6 +364,14 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
             print(f"resuming from step {start} ({ckpt_path})", file=sys.stderr)
         else:
             print(f"no checkpoint at {ckpt_path}; starting from step 0", file=sys.stderr)
+    fixed = generator_parts(params, prepared)
+    validator = _validator(params, prepared)
+
+    def validate(step: int) -> float:
+        payload = generator_payload(objective, params, prepared, step, fixed)
+        score = validator.score(payload, device)
+        selection.record(step, score, payload)
+        return score
 
     def save_checkpoint(step: int) -> None:
         log.publish()  # first: the published log always reaches at least the checkpoint's step
@@ -342,6 +386,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
                 "scaler": prepared.scaler.to_dict(),
                 "seq_len": prepared.seq_len,
                 "prepared_stats": prepared.stats,
+                "selection": selection.state_dict(),
             },
             ckpt_path,
         )
@@ -361,7 +406,9 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
                 with objective.autocast():
                     out = objective.step(sampler, noise_rng)
                 bar.update(1)
-                if step % cfg.log_every == 0 or step == cfg.steps:
+                validated = validator is not None and step % cfg.validate_every == 0
+                score = validate(step) if validated else None
+                if step % cfg.log_every == 0 or step == cfg.steps or validated:
                     now = time.perf_counter()
                     row = {k: round(float(v), 6) for k, v in out.items()}
                     _check_finite(row, step)
@@ -378,6 +425,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
                         step=step,
                         elapsed_s=round(log.elapsed + now - last_time, 3),
                         steps_per_s=round((step - last_step) / max(now - last_time, 1e-9), 2),
+                        **({"val_context_fid": round(score, 6)} if validated and math.isfinite(score) else {}),
                     )
                     log.append(row)
                     if on_log is not None:
@@ -397,7 +445,16 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
 
     final_step = max(start, cfg.steps)
     save_checkpoint(final_step)
-    checkpoint.save(generator_payload(objective, params, prepared, final_step), paths.generator)
+    last = generator_payload(objective, params, prepared, final_step, fixed)
+    last_score = selection.scores.get(final_step)
+    if validator is not None and last_score is None:
+        # the last weights are a candidate too; scored for the choice and the summary, not recorded in the checkpoint
+        # or the log: a run resumed past this step must repeat an uninterrupted one, which did not validate here
+        last_score = validator.score(last, device)
+    shipped, shipped_score = last, last_score
+    if cfg.keep == "best" and selection.best_step is not None and selection.best_score < last_score:
+        shipped, shipped_score = selection.best_payload, selection.best_score
+    checkpoint.save(shipped, paths.generator)
     with atomic_path(paths.log) as tmp:
         shutil.copyfile(log.path, tmp)
     log.path.unlink(missing_ok=True)  # published with the final checkpoint
@@ -414,6 +471,12 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
         "d_accuracy": None if math.isnan(monitor.accuracy) else round(monitor.accuracy, 4),
         "d_state": monitor.state,
         "health_warnings": health_warnings,
+        # the generator shipped (train.keep): its step, and the validation context-FID of it and of the last weights
+        "generator_step": int(shipped["trained_steps"]),
+        "val_context_fid": _rounded(shipped_score),
+        "val_context_fid_last": _rounded(last_score),
+        "validations": len(selection.scores),  # in the loop, at train.validate_every
+        "validation_s": None if validator is None else round(validator.seconds, 2),  # this run's: encoder and scoring
     }
     write_json(paths.metrics, summary)
     return summary

@@ -11,7 +11,7 @@ from rgan.config import Params
 from rgan.data.prepare import Prepared
 from rgan.errors import RganError
 from rgan.evaluation import floor, posthoc
-from rgan.evaluation.evaluate import MAX_TRAIN_WINDOWS
+from rgan.evaluation import MAX_TRAIN_WINDOWS
 from rgan.evaluation.parallel import one_thread
 
 SEED_OFFSET = 2_000_003  # validation samples use other noise than the evaluate stage's
