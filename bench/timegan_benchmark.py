@@ -147,8 +147,13 @@ def train_within(workdir: Path, budget_s: float, snapshots_s: tuple[float, ...] 
         if not last.is_file():
             raise SystemExit(f"the budget of {budget_s:.0f} s ended before training reached its first step")
         _finish_at(workdir, int(torch.load(last, weights_only=True)["step"]))
+    return {**_trained_steps(workdir), "wall_s": wall}
+
+
+def _trained_steps(workdir: Path) -> dict:
+    """The steps trained, and the step of the generator shipped (train.keep: best may ship an earlier one)."""
     summary = json.loads((workdir / "metrics/train.json").read_text())
-    return {"steps": summary["steps"], "wall_s": wall}
+    return {"steps": summary["steps"], "shipped_step": summary.get("generator_step", summary["steps"])}
 
 
 def _finish_at(workdir: Path, step: int) -> None:
@@ -197,7 +202,7 @@ def snapshot_rows(workdir: Path, row: dict) -> list[dict]:
         check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=copy), f"evaluate (snapshot at {when['minutes']:g} min)")
         # the wall time at the checkpoint's step: the mark's, less the steps trained after it at the run's mean rate
         wall = when["wall_s"] * min(1.0, step / max(1, _steps_at(workdir / SNAPSHOTS / taken.parent.name)))
-        rows.append({**row, "steps": step, "wall_s": wall, "budget_min": when["minutes"], "snapshot_of": row["budget_min"],
+        rows.append({**row, **_trained_steps(copy), "wall_s": wall, "budget_min": when["minutes"], "snapshot_of": row["budget_min"],
                      "scores": json.loads((copy / "metrics/eval.json").read_text())})
     return rows
 
@@ -303,6 +308,12 @@ def correlational(row: dict) -> str:
     return fmt(row["scores"]["correlational"]) if "correlational" in row["scores"] else "-"
 
 
+def steps(row: dict) -> str:
+    """The steps cell: rgan's generator is that of an earlier step when its validation chose one (train.keep: best)."""
+    shipped = row.get("shipped_step", row["steps"])
+    return f"{row['steps']}" + (f" (ships {shipped})" if shipped != row["steps"] else "")
+
+
 def budget(row: dict) -> str:
     """The budget cell: a snapshot's says which longer run it was taken from."""
     return f"{row['budget_min']:g} min" + (f" (of a {row['snapshot_of']:g}-min run)" if "snapshot_of" in row else "")
@@ -362,6 +373,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "that ship in statsmodels and vega_datasets, read as a user's CSV) train with the shipped params.yaml, not a config",
         "tuned for them (bench/configs/real.yaml sets only the step ceiling and the all-windows protocol); nothing is",
         "published on them. A budget `M min (of a N-min run)` is a snapshot: the same training scored as it stood at M.",
+        "rgan's `steps (ships S)`: the generator shipped is that of step S, the lowest validation context-FID (train.keep: best).",
         "",
         "| dataset | model | real windows | discriminative (real-vs-real) | predictive (lower is better) | real-data predictive | predictive, paper's units | real-data predictive, paper's units | context-FID (real-vs-real) | correlational | budget | training | threads | steps | measured |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -378,7 +390,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         lines.append(f"| {title(r['dataset'])} | {model}, {r['repeats']} repeats) | {r.get('real_windows', 'test')} ({s['windows']}) | {with_floor(s, 'discriminative')} | "
                      f"{fmt(s['predictive'])} | {fmt(s['predictive_real'])} | {fmt(s['predictive'], paper_units(r))} | "
                      f"{fmt(s['predictive_real'], paper_units(r))} | {fid} | {correlational(r)} | "
-                     f"{budget(r)} | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
+                     f"{budget(r)} | {r['wall_s'] / 60:.1f} min | {r['threads']} | {steps(r)} | {r['measured']} |")
     for dataset, model, disc, pred, fid, corr in PAPER:
         lines.append(f"| {dataset} | {model} | all | {disc or '-'} | | | {pred or '-'} | | {fid or '-'} | {corr or '-'} | | | | | published |")
     conditional = [r for r in rows if r["dataset"] in CONDITIONAL]
@@ -401,7 +413,7 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
             lines.append(f"| {r['kind']} (ours, {r['repeats']} repeats) | {fmt(s['discriminative'])} | {fmt(s['discriminative_floor'])} | "
                          f"{fmt(s['predictive'])} ({fmt(s['predictive_real'])}) | {accuracy['synthetic']:.3f} / {accuracy['real']:.3f} / "
                          f"{accuracy['chance']:.3f} | {fmt(s['length_w1'])} | {per_class} | {fmt(s['category_tv'])} | "
-                         f"{fmt(s['attribute_distance'])} | {r['wall_s'] / 60:.1f} min | {r['threads']} | {r['steps']} | {r['measured']} |")
+                         f"{fmt(s['attribute_distance'])} | {r['wall_s'] / 60:.1f} min | {r['threads']} | {steps(r)} | {r['measured']} |")
     lines += ["", *(f"Skipped: {s}" for s in skipped)]
     return "\n".join(lines).rstrip() + "\n"
 

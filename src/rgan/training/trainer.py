@@ -452,7 +452,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
         # or the log: a run resumed past this step must repeat an uninterrupted one, which did not validate here
         last_score = validator.score(last, device)
     shipped, shipped_score = last, last_score
-    if cfg.keep == "best" and selection.best_step is not None and selection.best_score < last_score:
+    if cfg.keep == "best" and last_score is not None and selection.best_score < last_score:
         shipped, shipped_score = selection.best_payload, selection.best_score
     checkpoint.save(shipped, paths.generator)
     with atomic_path(paths.log) as tmp:
