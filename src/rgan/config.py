@@ -278,7 +278,7 @@ class _TrainBase(_Section):
         "validations (train.validate_every), last = the final weights")
     validate_every: Count | None = Field(
         default=1000, description="steps between validations: context-FID of the network to ship on the validation "
-        "windows, logged as val_context_fid (and at the last step); null: none, then train.keep must be last")
+        "windows, logged as val_context_fid (the last weights are scored at the end too); null: none, then train.keep must be last")
     validate_iterations: Count | None = Field(
         default=None, description="training iterations of the validation's context-FID encoder; null: TS2Vec's rule "
         "(200, or 600 above 100,000 values), as evaluate.context_fid_iterations")

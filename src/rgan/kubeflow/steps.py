@@ -95,6 +95,7 @@ def train_step(document: str, configuration: str, trial: bool, prepared, generat
         "mlflow_model_uri": record.model_uri or "",
         "configuration": configuration,  # JSON text: KFP metadata would turn its whole numbers into floats
         "steps": summary["steps"],
+        "generator_step": summary["generator_step"],  # the step whose weights were shipped (train.keep)
         "steps_per_s": summary["steps_per_s"],
         "device": summary["device"],
         "d_state": summary["d_state"],
