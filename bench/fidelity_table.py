@@ -92,7 +92,9 @@ def run_dataset(dataset: str, steps: int, tune_trials: int, tune_steps: int, rep
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = datasets.write(dataset, tmp / "raw")
-        common = {"data": data, "train": {"steps": steps, "threads": 1, "checkpoint_every": steps},
+        # recipes compared on their last weights, as the committed results were measured; what validation
+        # (train.keep: best) adds is measured on its own (bench/selection_study.py)
+        common = {"data": data, "train": {"steps": steps, "threads": 1, "checkpoint_every": steps, "keep": "last", "validate_every": None},
                   "evaluate": {"discriminative_iterations": iterations},
                   "tune": {"trials": tune_trials, "steps": tune_steps}}
         base = parse_params(merge(shipped, common), dataset)

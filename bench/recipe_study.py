@@ -73,8 +73,10 @@ def run_one(dataset: str, recipe: str, overrides: dict, steps: int, repeats: int
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = datasets.write(dataset, tmp / "raw")
+        # recipes compared on their last weights, as the committed results were measured; what validation
+        # (train.keep: best) adds is measured on its own (bench/selection_study.py)
         raw = merge(base, {"data": data, "train": {"steps": steps, "threads": 1, "checkpoint_every": steps,
-                                                   "health_steps": min(1000, steps)}})
+                                                   "health_steps": min(1000, steps), "keep": "last", "validate_every": None}})
         raw = merge(raw, overrides)
         params = parse_params(raw, f"{dataset}/{recipe}")
         prepare(params.data, tmp / "prepared")

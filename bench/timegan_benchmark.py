@@ -87,7 +87,7 @@ PAPER = [
 ]
 SMOKE = {
     "data": {"sines": {"n_sequences": 200, "length": 24, "dim": 3}, "entities": {"n_entities": 60}},
-    "train": {"batch_size": 16, "log_every": 5, "checkpoint_every": 10},
+    "train": {"batch_size": 16, "log_every": 5, "checkpoint_every": 10, "validate_iterations": 10},
     "evaluate": {"repeats": 1, "discriminative_iterations": 10, "predictive_iterations": 10, "context_fid_iterations": 10,
                  "plot_samples": 20, "workers": 1},
 }
