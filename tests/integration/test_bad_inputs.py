@@ -164,6 +164,7 @@ CASES = [
     Case("keep-best-without-validations", ("train", "--no-mlflow", *BAD), params_with(train={"validate_every": None}),
          ("train: keep best chooses among validations, and validate_every is null",)),
     Case("validate-every-zero", ("params", *BAD), params_with(train={"validate_every": 0}), ("train.validate_every", "greater than or equal to 1")),
+    Case("validate-iterations-zero", ("params", *BAD), params_with(train={"validate_iterations": 0}), ("train.validate_iterations", "greater than or equal to 1")),
     Case("health-steps-zero", ("params", *BAD), params_with(train={"health_steps": 0}), ("train.health_steps", "greater than or equal to 1")),
     Case("precision-unknown", ("params", *BAD), params_with(train={"precision": "fp8"}), ("train.precision", "'fp32', 'bf16' or 'fp16'")),
     Case("precision-on-cpu", ("train", "--no-mlflow", *BAD), params_with(train={"precision": "bf16"}),

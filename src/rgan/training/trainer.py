@@ -29,13 +29,13 @@ from rgan.data.prepare import Prepared, load_prepared
 from rgan.device import resolve_device, set_threads
 from rgan.errors import RganError
 from rgan.models.attributes import AttributeModel
-from rgan.notes import note, plain
+from rgan.notes import plain
 from rgan.stages import TRAIN
 from rgan.training import checkpoint
 from rgan.training.health import HealthMonitor
 from rgan.training.kinds import build_objective
 from rgan.training.objective import AdversarialObjective
-from rgan.training.validation import Selection, Validator
+from rgan.training.validation import Selection, validator_for
 
 LOG_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "d_acc", "d_state", "gp",
                "g_grad_norm", "d_grad_norm", "elapsed_s", "steps_per_s", "val_context_fid"]  # the last: at validations only
@@ -244,12 +244,11 @@ def _rng_states(sampler: _BatchSampler, noise_rng: torch.Generator) -> dict:
     return {"batches": sampler.rng.get_state(), "noise": noise_rng.get_state(), "torch": torch.get_rng_state()}
 
 
-def generator_payload(objective: AdversarialObjective, params: Params, prepared: Prepared, step: int,
-                      fixed: dict | None = None) -> dict:
-    """Everything needed to sample in original units: weights, model config, scaler, column names. `fixed`: the
-    parts that do not change during a run (generator_parts), when already made."""
+def generator_payload(objective: AdversarialObjective, fixed: dict, step: int) -> dict:
+    """Everything needed to sample in original units: the weights and step, with `fixed`, the parts that do not change
+    during a run (generator_parts: model config, scaler, column names)."""
     return {
-        **(generator_parts(params, prepared) if fixed is None else fixed),
+        **fixed,
         # copies: a payload kept as the best so far must not follow the weights as they train on
         "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in objective.sampling_generator.state_dict().items()},
         "trained_steps": step,
@@ -291,26 +290,6 @@ def train(
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(value, 6)
-
-
-def _validator(params: Params, prepared: Prepared) -> Validator | None:
-    """The validation of this run (rgan.training.validation), or None when train.validate_every is null or the data
-    has no validation windows (said on stderr: the last weights are shipped)."""
-    cfg = params.train
-    if cfg.validate_every is None:
-        return None
-    if len(prepared.starts["val"]) < MIN_VALIDATION_WINDOWS:
-        note(f"{len(prepared.starts['val'])} validation windows (data.val_fraction {params.data.val_fraction}): training "
-             f"is not validated and the last weights are shipped (validation needs {MIN_VALIDATION_WINDOWS}; raise "
-             "data.val_fraction, or set train.keep: last and train.validate_every: null to silence this)")
-        return None
-    validator = Validator(prepared, cfg.seed, cfg.validate_iterations)
-    print(f"validation: context-FID on {validator.n} validation windows every {cfg.validate_every} steps "
-          f"(its encoder trained in {validator.seconds:.1f} s)", file=sys.stderr)
-    return validator
-
-
-MIN_VALIDATION_WINDOWS = 10  # fewer: a Fréchet distance between 320-dimensional embeddings means nothing
 
 
 def load_training_data(params: Params, prepared_dir: str | Path) -> Prepared:
@@ -365,10 +344,10 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
         else:
             print(f"no checkpoint at {ckpt_path}; starting from step 0", file=sys.stderr)
     fixed = generator_parts(params, prepared)
-    validator = _validator(params, prepared)
+    validator = validator_for(params, prepared)
 
     def validate(step: int) -> float:
-        payload = generator_payload(objective, params, prepared, step, fixed)
+        payload = generator_payload(objective, fixed, step)
         score = validator.score(payload, device)
         selection.record(step, score, payload)
         return score
@@ -445,7 +424,7 @@ def _train(params: Params, prepared: Prepared, paths: TrainPaths, resume: bool, 
 
     final_step = max(start, cfg.steps)
     save_checkpoint(final_step)
-    last = generator_payload(objective, params, prepared, final_step, fixed)
+    last = generator_payload(objective, fixed, final_step)
     last_score = selection.scores.get(final_step)
     if validator is not None and last_score is None:
         # the last weights are a candidate too; scored for the choice and the summary, not recorded in the checkpoint

@@ -14,21 +14,37 @@ validation, so two validations differ only by the network. Nothing here touches 
 from __future__ import annotations
 
 import math
+import sys
 import time
 
-import numpy as np
 import torch
 
+from rgan.config import Params
 from rgan.data.prepare import Prepared
 from rgan.evaluation import MAX_TRAIN_WINDOWS
 from rgan.evaluation.context_fid import ContextFid, as_windows
+from rgan.notes import note
 
 MAX_VALIDATION_WINDOWS = 2000  # validation windows scored at most: a validation's cost stays bounded
+MIN_VALIDATION_WINDOWS = 10  # fewer: a Fréchet distance between 320-dimensional embeddings means nothing
 SEED_OFFSET = 4_000_037  # validation noise differs from the evaluate stage's and tuning's
 
 
-def validation_windows(prepared: Prepared, seed: int) -> np.ndarray:
-    return prepared.windows("val", limit=MAX_VALIDATION_WINDOWS, seed=seed)
+def validator_for(params: Params, prepared: Prepared) -> "Validator | None":
+    """The validation of this run, or None when train.validate_every is null or the data has too few validation
+    windows (said on stderr: the last weights are shipped)."""
+    cfg = params.train
+    if cfg.validate_every is None:
+        return None
+    if len(prepared.starts["val"]) < MIN_VALIDATION_WINDOWS:
+        note(f"{len(prepared.starts['val'])} validation windows (data.val_fraction {params.data.val_fraction}): training "
+             f"is not validated and the last weights are shipped (validation needs {MIN_VALIDATION_WINDOWS}; raise "
+             "data.val_fraction, or set train.keep: last and train.validate_every: null to silence this)")
+        return None
+    validator = Validator(prepared, cfg.seed, cfg.validate_iterations)
+    print(f"validation: context-FID on {validator.n} validation windows every {cfg.validate_every} steps "
+          f"(its encoder trained in {validator.seconds:.1f} s)", file=sys.stderr)
+    return validator
 
 
 class Validator:
@@ -38,11 +54,11 @@ class Validator:
         started = time.perf_counter()
         self.seed = seed
         self.sequences = prepared.sequences
-        with torch.random.fork_rng(devices=[]):  # the encoder's training uses its own seeds; the training's are untouched
-            val = validation_windows(prepared, seed)
-            self.n = len(val)
-            train = prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=seed)
-            self.scorer = ContextFid(as_windows(train, self.sequences), as_windows(val, self.sequences), seed, iterations)
+        val = prepared.windows("val", limit=MAX_VALIDATION_WINDOWS, seed=seed)
+        self.n = len(val)
+        train = prepared.windows("train", limit=MAX_TRAIN_WINDOWS, seed=seed)
+        # the encoder trains under its own seeds (fit_encoder forks the RNG): the training's states are untouched
+        self.scorer = ContextFid(as_windows(train, self.sequences), as_windows(val, self.sequences), seed, iterations)
         self.seconds = time.perf_counter() - started  # the encoder's training, then every validation added
 
     def score(self, payload: dict, device: torch.device) -> float:
