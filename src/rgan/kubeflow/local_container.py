@@ -9,22 +9,46 @@ only after its exit code is read.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
+
+LOG_DRAIN_S = 5.0  # after the step exits, how long its followed log may take to end on its own
 
 
 def run_step_container(client, image: str, command: list[str], volumes: dict[str, Any], **run_args) -> int:
     """kfp.local.docker_task_handler.run_docker_container's contract: stream the step's log to stdout and return
-    its exit code. The image must be in the engine already (checked before the run, with a one-line error)."""
+    its exit code. The image must be in the engine already (checked before the run, with a one-line error).
+
+    The log is relayed by a thread while this one waits for the exit: podman can leave a quick container's followed
+    log open after the container has exited (a read that never returns, seen in the tests), so once the step has
+    exited the stream gets LOG_DRAIN_S to end, is then closed, and whatever it had not relayed is read in one piece."""
     from kfp.local.docker_task_handler import add_latest_tag_if_not_present
 
     run_args.pop("auto_remove", None)
     container = client.containers.create(image=add_latest_tag_if_not_present(image), command=command, volumes=volumes, **run_args)
     try:
         container.start()
-        for line in container.logs(stream=True, follow=True):
-            print(line.decode(errors="replace"), end="")
-        return int(container.wait()["StatusCode"])
+        stream = container.logs(stream=True, follow=True)
+        relayed = bytearray()
+
+        def relay() -> None:
+            try:
+                for chunk in stream:
+                    relayed.extend(chunk)
+                    print(chunk.decode(errors="replace"), end="", flush=True)
+            except Exception:  # the stream closed under the read (below): the rest is read in one piece
+                pass
+
+        relaying = threading.Thread(target=relay, daemon=True)
+        relaying.start()
+        code = int(container.wait()["StatusCode"])
+        relaying.join(LOG_DRAIN_S)
+        if relaying.is_alive():
+            stream.close()
+            relaying.join(LOG_DRAIN_S)
+            print(container.logs()[len(relayed):].decode(errors="replace"), end="", flush=True)
+        return code
     finally:
         container.remove(force=True)
 
