@@ -34,10 +34,14 @@ def main() -> int:
     import csv
 
     from rgan.config import load_params
+    from rgan.errors import RganError
     from rgan.evaluation.evaluate import evaluate
     from rgan.training.trainer import TrainPaths, train
 
-    params = load_params(args.params)
+    try:
+        params = load_params(args.params)
+    except RganError as bad:  # the CLI's one-line refusal, not a traceback
+        raise SystemExit(f"--params: {bad}")
     every = args.every or params.train.validate_every
     if every is None or every > params.train.steps:
         raise SystemExit(f"--every {every}: validations every 1 to {params.train.steps} steps are needed")
