@@ -7,7 +7,8 @@ in a fresh clone of this repository (install aside: it uses this interpreter's e
 `dvc repro --single-item STAGE` runs as a child; its wall time and the CPU time of its processes are printed, with
 what the stage itself reported: the training loop's time (metrics/train.json) and the evaluation's scoring time (its
 log line). The rest of a stage is start-up (imports) and MLflow (the run, the model, metrics and artifacts).
-Tracking goes to the clone's own sqlite:///mlflow.db, as a first `dvc repro` on a fresh clone does.
+Tracking goes to the clone's own sqlite:///mlflow.db and the cache (real-data references, context-FID encoder) to an
+empty folder, as a first `dvc repro` on a fresh machine does.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         work = args.keep or Path(scratch) / "clone"
         subprocess.run(["git", "clone", "-q", str(args.source), str(work)], check=True)
+        env["RGAN_CACHE_DIR"] = str(Path(scratch) / "cache")  # an empty cache, as on a fresh machine
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=work, capture_output=True, text=True).stdout.strip()
         print(f"dvc repro of {args.source} at {commit}, stage by stage, in {work}", flush=True)
         print(f"{'stage':<10} {'wall s':>7} {'CPU s':>7}  reported by the stage", flush=True)

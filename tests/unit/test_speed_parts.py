@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -125,3 +126,49 @@ def test_mixed_precision_mechanics_scale_and_step_without_host_syncs():
     again = RecurrentGanObjective(model, RganTrainConfig(precision="fp16", d_steps=1, ema_decay=None, grad_clip=1.0), 3, CPU)
     again.load_state_dict(state)
     assert again.scaler.get_scale() == objective.scaler.get_scale()
+
+
+def test_the_context_fid_encoder_is_cached_by_its_windows_and_the_same_to_the_bit(monkeypatch, tmp_path, capsys):
+    """The encoder depends only on the real windows it is fitted on, its seed and iterations: fitted once, read back
+    with the same weights (so every score is the same cached or not), on one thread whatever the caller's."""
+    from conftest import sine_windows
+
+    from rgan.evaluation import context_fid
+
+    windows, other = sine_windows(64, seed=0).astype(np.float32), sine_windows(64, seed=1).astype(np.float32)
+
+    def weights(encoder):
+        return {k: v.clone() for k, v in encoder.state_dict().items()}
+
+    monkeypatch.setenv(reference.ENV, "off")
+    fresh, cached = context_fid.encoder_for(windows, seed=0, iterations=6)
+    assert not cached and not (tmp_path / "cache").exists()
+    monkeypatch.setenv(reference.ENV, str(tmp_path / "cache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # a caller on two threads fits the same weights
+    try:
+        first, cached_first = context_fid.encoder_for(windows, seed=0, iterations=6)
+    finally:
+        torch.set_num_threads(threads)
+    rng = torch.get_rng_state()
+    second, cached_second = context_fid.encoder_for(windows, seed=0, iterations=6)
+    assert torch.equal(rng, torch.get_rng_state())  # reading it back draws nothing from the caller's RNG
+    assert (cached_first, cached_second) == (False, True)
+    for encoder in (first, second):
+        assert all(torch.equal(a, b) for a, b in zip(weights(fresh).values(), weights(encoder).values()))
+        assert not encoder.training
+    assert np.array_equal(context_fid.embed(fresh, other), context_fid.embed(second, other))
+    assert len(list((tmp_path / "cache/encoders").glob("*.pt"))) == 1
+    # another seed, iteration count or window set is another entry
+    for kwargs in (dict(seed=1, iterations=6), dict(seed=0, iterations=7)):
+        assert context_fid.encoder_for(windows, **kwargs)[1] is False
+    assert context_fid.encoder_for(other, seed=0, iterations=6)[1] is False
+    assert len(list((tmp_path / "cache/encoders").glob("*.pt"))) == 4
+    # a damaged entry: said, fitted again, replaced
+    entry = tmp_path / "cache/encoders" / f"{context_fid._encoder_key(windows, 0, 6)}.pt"
+    entry.write_bytes(b"not a torch file")
+    capsys.readouterr()
+    again, cached = context_fid.encoder_for(windows, seed=0, iterations=6)
+    assert not cached and f"{entry.name} ignored" in capsys.readouterr().err
+    assert all(torch.equal(a, b) for a, b in zip(weights(fresh).values(), weights(again).values()))
+    assert context_fid.encoder_for(windows, seed=0, iterations=6)[1]

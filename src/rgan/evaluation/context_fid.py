@@ -5,9 +5,16 @@ hidden 64, depth 10, batch 8, learning rate 0.001, 200 iterations, AdamW, the en
 embed, each window embedded by max-pooling over its steps). Deviations, both for sequences of their own length:
 padding steps enter the encoder as TS2Vec's missing values (NaN: zeroed, masked) and the pooling takes the valid
 steps only; TS2Vec pools over every step.
+
+The trained encoder depends only on the real windows it is fitted on and its seed and iterations, not on any
+generator: it is cached (`encoder_for`) beside the evaluation's real-data references, keyed by those windows' bytes,
+so a run's validation, its evaluation, a resumed run and every tuning trial on the same data fit it once. It is
+always fitted on one thread, so the weights, cached or not, are the same to the bit.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import torch
@@ -133,7 +140,57 @@ def fit_encoder(windows: np.ndarray, seed: int, iterations: int | None = None) -
                 optimizer.step()
                 average.update_parameters(net)
                 done += 1
-    return average.eval()
+    return average.module.eval()  # the running average's weights (AveragedModel keeps them in its module)
+
+
+ENCODER_FORMAT = "rgan-context-fid-encoder/1"
+
+
+def _encoder_key(windows: np.ndarray, seed: int, iterations: int) -> str:
+    import rgan
+
+    identity = hashlib.sha256()
+    for part in (ENCODER_FORMAT, rgan.__version__, torch.__version__, str(windows.dtype), str(windows.shape),
+                 str(seed), str(iterations)):
+        identity.update(part.encode() + b"\0")
+    identity.update(np.ascontiguousarray(windows).tobytes())
+    return identity.hexdigest()
+
+
+def encoder_for(windows: np.ndarray, seed: int, iterations: int | None = None) -> tuple[nn.Module, bool]:
+    """`fit_encoder`'s encoder, from the cache when these windows, seed and iterations were fitted before on this
+    machine (rgan.evaluation.reference.cache_dir; off with RGAN_CACHE_DIR=off); (encoder, True when cached). An entry
+    that does not read back is said on stderr and the encoder fitted again; one that cannot be written, likewise."""
+    from rgan.atomic import atomic_path
+    from rgan.evaluation.parallel import one_thread
+    from rgan.evaluation.reference import ENV, cache_dir
+    from rgan.notes import note
+
+    iterations = iterations_for(windows) if iterations is None else iterations
+    key = _encoder_key(windows, seed, iterations)
+    folder = cache_dir()
+    path = None if folder is None else folder / "encoders" / f"{key}.pt"
+    if path is not None and path.is_file():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if saved.get("format") != ENCODER_FORMAT or saved.get("key") != key:
+                raise ValueError("another format or key")
+            with torch.random.fork_rng(devices=[]):  # its initial weights, replaced below: the caller's RNG untouched
+                encoder = Encoder(windows.shape[2])
+            encoder.load_state_dict(saved["weights"])
+            return encoder.eval(), True
+        except Exception as exc:  # any damage: fit again, never a wrong encoder
+            note(f"cached context-FID encoder {path} ignored ({type(exc).__name__}: {exc}); training it again")
+    with one_thread():  # the same weights whatever thread count the caller runs with
+        encoder = fit_encoder(windows, seed, iterations)
+    if path is not None:
+        try:
+            with atomic_path(path) as tmp:
+                torch.save({"format": ENCODER_FORMAT, "key": key, "weights": encoder.state_dict()}, tmp)
+        except OSError as exc:
+            note(f"the context-FID encoder is not cached: {path.parent} is not writable ({exc.strerror or exc}); "
+                 f"set {ENV} to a writable folder, or {ENV}=off")
+    return encoder, False
 
 
 @torch.no_grad()
@@ -180,7 +237,7 @@ class ContextFid:
     once, then `score` any number of synthetic sets."""
 
     def __init__(self, fit_on: Windows, real: Windows, seed: int, iterations: int | None = None):
-        self.encoder = fit_encoder(_missing_as_nan(fit_on), seed, iterations)
+        self.encoder, self.cached = encoder_for(_missing_as_nan(fit_on), seed, iterations)
         self.reference = embed(self.encoder, _missing_as_nan(real), real[1])
 
     def score(self, other: Windows) -> float:

@@ -135,7 +135,8 @@ def evaluate(
     longest_first = sorted(groups, key=lambda name: name.startswith("discriminative"))  # forecasters: 5,000 steps by default
     tasks = [(name, posthoc.scores_together, (groups[name],), dict(device=device)) for name in longest_first]
     # context-FID: one encoder trained on real training windows; the synthetic repeats and, as its floor, the
-    # stand-ins, each against the test windows (not cached: the encoder's training is a small part of the cost)
+    # stand-ins, each against the test windows (the encoder from the cache when these windows were fitted before,
+    # e.g. by the run's validation: context_fid.encoder_for)
     fit_on, real, *others = (context_fid.as_windows(w, prepared.sequences) for w in (train, test, *synthetic, *stand_ins))
     tasks.append(("context_fid", context_fid.context_fids, (fit_on, real, others),
                   dict(seed=cfg.seed, iterations=cfg.context_fid_iterations)))

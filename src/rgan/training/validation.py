@@ -42,8 +42,9 @@ def validator_for(params: Params, prepared: Prepared) -> "Validator | None":
              "data.val_fraction, or set train.keep: last and train.validate_every: null to silence this)")
         return None
     validator = Validator(prepared, cfg.seed, cfg.validate_iterations)
+    encoder = "from the cache" if validator.scorer.cached else "trained"
     print(f"validation: context-FID on {validator.n} validation windows every {cfg.validate_every} steps "
-          f"(its encoder trained in {validator.seconds:.1f} s)", file=sys.stderr)
+          f"(its encoder {encoder}, {validator.seconds:.1f} s)", file=sys.stderr)
     return validator
 
 
