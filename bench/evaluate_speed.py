@@ -40,7 +40,6 @@ def main() -> int:
         params["train"].update(steps=args.steps, checkpoint_every=args.steps)
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         cache = work / "cache"
-        shutil.rmtree(cache, ignore_errors=True)
         env = {**os.environ, "RGAN_CACHE_DIR": str(cache)}
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         for command in (["make-sines"], ["prepare"], ["train", "--no-mlflow", "--no-progress"]):

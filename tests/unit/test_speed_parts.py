@@ -172,3 +172,9 @@ def test_the_context_fid_encoder_is_cached_by_its_windows_and_the_same_to_the_bi
     assert not cached and f"{entry.name} ignored" in capsys.readouterr().err
     assert all(torch.equal(a, b) for a, b in zip(weights(fresh).values(), weights(again).values()))
     assert context_fid.encoder_for(windows, seed=0, iterations=6)[1]
+    # a cache that cannot be written: said, and the encoder fitted all the same
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv(reference.ENV, str(tmp_path / "file"))
+    unwritten, cached = context_fid.encoder_for(windows, seed=0, iterations=6)
+    assert not cached and "the context-FID encoder is not cached" in capsys.readouterr().err
+    assert all(torch.equal(a, b) for a, b in zip(weights(fresh).values(), weights(unwritten).values()))

@@ -159,17 +159,16 @@ def _encoder_key(windows: np.ndarray, seed: int, iterations: int) -> str:
 
 def encoder_for(windows: np.ndarray, seed: int, iterations: int | None = None) -> tuple[nn.Module, bool]:
     """`fit_encoder`'s encoder, from the cache when these windows, seed and iterations were fitted before on this
-    machine (rgan.evaluation.reference.cache_dir; off with RGAN_CACHE_DIR=off); (encoder, True when cached). An entry
+    machine (rgan.evaluation.reference.cache_path; off with RGAN_CACHE_DIR=off); (encoder, True when cached). An entry
     that does not read back is said on stderr and the encoder fitted again; one that cannot be written, likewise."""
     from rgan.atomic import atomic_path
     from rgan.evaluation.parallel import one_thread
-    from rgan.evaluation.reference import ENV, cache_dir
+    from rgan.evaluation.reference import cache_path, note_not_cached
     from rgan.notes import note
 
     iterations = iterations_for(windows) if iterations is None else iterations
     key = _encoder_key(windows, seed, iterations)
-    folder = cache_dir()
-    path = None if folder is None else folder / "encoders" / f"{key}.pt"
+    path = cache_path("encoders", f"{key}.pt")
     if path is not None and path.is_file():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -188,8 +187,7 @@ def encoder_for(windows: np.ndarray, seed: int, iterations: int | None = None) -
             with atomic_path(path) as tmp:
                 torch.save({"format": ENCODER_FORMAT, "key": key, "weights": encoder.state_dict()}, tmp)
         except OSError as exc:
-            note(f"the context-FID encoder is not cached: {path.parent} is not writable ({exc.strerror or exc}); "
-                 f"set {ENV} to a writable folder, or {ENV}=off")
+            note_not_cached("the context-FID encoder", path, exc)
     return encoder, False
 
 

@@ -4,6 +4,7 @@ only on the prepared data and the evaluate settings, so each (data, settings) pa
 every later evaluation of it (a retrained generator, a re-score, a tuning run). The scores are the same either way.
 
 The cache lives in $RGAN_CACHE_DIR, else $XDG_CACHE_HOME/rgan, else ~/.cache/rgan; RGAN_CACHE_DIR=off turns it off.
+It also keeps context-FID's trained encoders (rgan.evaluation.context_fid.encoder_for), a folder per kind of entry.
 An entry is keyed by the prepared data's content hashes, the settings the references read, the device type, and the
 versions of rgan, of this format and of torch (a new kernel may round differently). A cache that cannot be written
 or an entry that does not read back is noted on stderr and the references computed: never a wrong number.
@@ -49,9 +50,19 @@ def key(prepared_stats: dict, cfg: EvaluateConfig, device_type: str, train_limit
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def _path(entry: str) -> Path | None:
+def cache_path(kind: str, name: str) -> Path | None:
+    """Where the cache keeps entry `name` of `kind` (a folder per kind); None when the cache is off."""
     folder = cache_dir()
-    return None if folder is None else folder / "references" / f"{entry}.json"
+    return None if folder is None else folder / kind / name
+
+
+def note_not_cached(what: str, path: Path, exc: OSError) -> None:
+    note(f"{what} is not cached: {path.parent} is not writable ({exc.strerror or exc}); "
+         f"set {ENV} to a writable folder, or {ENV}=off")
+
+
+def _path(entry: str) -> Path | None:
+    return cache_path("references", f"{entry}.json")
 
 
 def load(entry: str, repeats: int) -> dict[str, list[float]] | None:
@@ -80,5 +91,4 @@ def store(entry: str, values: dict[str, list[float]]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, {"format": FORMAT, "key": entry, **{name: values[name] for name in NAMES}})
     except OSError as exc:
-        note(f"the real-data reference is not cached: {path.parent} is not writable ({exc.strerror or exc}); "
-             f"set {ENV} to a writable folder, or {ENV}=off")
+        note_not_cached("the real-data reference", path, exc)
