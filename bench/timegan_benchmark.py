@@ -19,9 +19,9 @@ Peers (--kinds dgan ydata-timegan; bench/peers/, installed by bench/peers/instal
 train on the same prepared training windows within the same budget; rgan's evaluation scores their windows with
 the settings of the dataset's rgan config. Not on Entities (their scripts take plain windows, no attributes).
 The real datasets of bench/datasets.py (the fidelity table's; `pip install statsmodels vega_datasets`) train with
-the shipped params.yaml and bench/configs/real.yaml over it. --snapshots-min M ...: rgan's kinds are also scored as
-they stood at M minutes of the same training (a row per mark, of budget M), so one run gives the score-against-
-minutes curve.
+the shipped params.yaml and bench/configs/real.yaml over it. --snapshots-min M ...: rgan's kinds and DGAN are also
+scored as they stood at M minutes of the same training (a row per mark, of budget M), so one run gives the
+score-against-minutes curve; ydata's TimeGAN needs a run per budget (its phases are shares of the budget).
 --smoke: tiny data, budget and iterations, to check the script end to end.
 """
 
@@ -66,6 +66,10 @@ PEER_DIR = ROOT / "bench" / "peers"
 PEER_VENVS = PEER_DIR / ".venvs"  # where install.sh puts them; --peer-venvs elsewhere
 PEERS = {"dgan": ("dgan", "dgan_peer.py", "gretel-synthetics 0.22.20, DGAN"),
          "ydata-timegan": ("ydata", "ydata_timegan_peer.py", "ydata-synthetic 1.4.0, TimeGAN")}  # name: venv, script, label
+# Peers whose script takes --snapshots-s: nothing in their training depends on the budget (DGAN: unbounded epochs,
+# constant learning rates). ydata's TimeGAN splits its budget into phases, so minute m of a longer run is not what a
+# run of m minutes ends with: a run per budget.
+SNAPSHOTTING_PEERS = {"dgan"}
 MODELS = KINDS + list(PEERS)
 STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
 # Published rows, as printed: discriminative, predictive (the paper's units), context-FID, correlational; mean ± std.
@@ -215,16 +219,18 @@ def _steps_at(snapshot: Path) -> int:
 
 
 def peer_within(workdir: Path, peer: str, train: np.ndarray, budget_s: float, threads: int, n: int, seed: int,
-                venvs: Path = PEER_VENVS) -> dict:
+                venvs: Path = PEER_VENVS, snapshots_s: tuple[float, ...] = ()) -> dict:
     """Train a peer on the prepared training windows `train` within budget_s in its own environment; write n synthetic
-    windows to synthetic.npy. Raises PeerUnavailable when its environment is not installed."""
+    windows to synthetic.npy (and, for SNAPSHOTTING_PEERS, n from its generator at each of snapshots_s: the result's
+    `snapshots`). Raises PeerUnavailable when its environment is not installed."""
     venv, script, _ = PEERS[peer]
     python = venvs / venv / "bin" / "python"
     if not python.is_file():
         raise PeerUnavailable(f"{peer}: not installed ({python} absent: bash bench/peers/install.sh {venv})")
     np.save(workdir / "train.npy", train)
     proc = subprocess.run([str(python), str(PEER_DIR / script), "--train", "train.npy", "--out", "synthetic.npy",
-                           "--n", str(n), "--budget-s", str(budget_s), "--seed", str(seed), "--threads", str(threads)],
+                           "--n", str(n), "--budget-s", str(budget_s), "--seed", str(seed), "--threads", str(threads),
+                           *(["--snapshots-s", *map(str, snapshots_s)] if peer in SNAPSHOTTING_PEERS and snapshots_s else [])],
                           cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     if proc.returncode != 0:
         raise PeerUnavailable(f"{peer} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
@@ -238,8 +244,8 @@ class PeerUnavailable(Exception):
 def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threads: int, smoke: bool, scratch: Path,
             stocks: Path, peer_venvs: Path = PEER_VENVS, overrides: tuple[str, ...] = (), snapshots_s: tuple[float, ...] = ()) -> list[dict]:
     """Train one model kind or peer on one dataset within the budget and score it; its row, then a row per snapshot
-    (rgan's kinds: the generator at each of snapshots_s, scored the same way). `overrides`: KEY=VALUE settings over
-    the committed config (a recipe tried against it)."""
+    (rgan's kinds and SNAPSHOTTING_PEERS: the generator at each of snapshots_s, scored the same way). `overrides`:
+    KEY=VALUE settings over the committed config (a recipe tried against it)."""
     config = committed_config(dataset, "rgan" if kind in PEERS else kind)
     config = merge(config, {"train": {"threads": threads}, "evaluate": {"workers": threads}})
     for setting in overrides:
@@ -263,9 +269,11 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         params, prepared = load_params(workdir / "params.yaml"), load_prepared(workdir / "data/prepared")
         real = prepared.count(params.evaluate.real_windows)  # the windows evaluate scores against
         trained = peer_within(workdir, kind, prepared.windows("train"), budget_s, threads, seed=params.train.seed,
-                              n=params.evaluate.repeats * min(real, params.evaluate.max_windows), venvs=peer_venvs)
-        check(subprocess.Popen([sys.executable, str(PEER_DIR / "score.py"), "synthetic.npy"], cwd=workdir,
-                               stderr=subprocess.PIPE, text=True), f"scoring {kind}")
+                              n=params.evaluate.repeats * min(real, params.evaluate.max_windows), venvs=peer_venvs, snapshots_s=snapshots_s)
+        snapshots = trained.pop("snapshots", [])
+        for snapshot in snapshots:  # scored first: the row's own scores are the last ones written to metrics/eval.json
+            snapshot["scores"] = score_peer(workdir, kind, snapshot.pop("out"))
+        score_peer(workdir, kind, "synthetic.npy")
     else:
         trained = train_within(workdir, budget_s, snapshots_s)
         check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
@@ -273,7 +281,17 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
     row = {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
            "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], "features": len(scaler["data_max"])}
-    return [row, *(snapshot_rows(workdir, row) if kind in KINDS else [])]
+    if kind in PEERS:
+        return [row, *({**row, **{k: v for k, v in snapshot.items() if k != "minutes"}, "budget_min": snapshot["minutes"],
+                        "snapshot_of": row["budget_min"]} for snapshot in snapshots)]
+    return [row, *snapshot_rows(workdir, row)]
+
+
+def score_peer(workdir: Path, peer: str, windows: str) -> dict:
+    """rgan's evaluation of a peer's synthetic windows (bench/peers/score.py, in the row's work folder)."""
+    check(subprocess.Popen([sys.executable, str(PEER_DIR / "score.py"), windows], cwd=workdir, stderr=subprocess.PIPE, text=True),
+          f"scoring {peer} ({windows})")
+    return json.loads((workdir / "metrics/eval.json").read_text())
 
 
 def committed_config(dataset: str, kind: str) -> dict:
@@ -491,9 +509,9 @@ def refuse_bad_arguments(args: argparse.Namespace) -> None:
     if missing:
         raise SystemExit(f"--datasets {' '.join(real)}: {' and '.join(missing)} cannot be imported "
                          f"(bench-only: pip install {' '.join(real_data.PACKAGES)})")
-    peers = [k for k in args.kinds if k in PEERS]
+    peers = [k for k in args.kinds if k in PEERS and k not in SNAPSHOTTING_PEERS]
     if args.snapshots_min and peers:
-        print(f"--snapshots-min: {', '.join(peers)} scored at the budget only (a peer's schedule follows its budget)", file=sys.stderr)
+        print(f"--snapshots-min: {', '.join(peers)} scored at the budget only (its schedule follows its budget)", file=sys.stderr)
 
 
 def main() -> None:
@@ -510,7 +528,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting over every committed config, e.g. train.spectral_weight=1 (a recipe tried: its own rows)")
     parser.add_argument("--snapshots-min", nargs="+", type=float, default=[], metavar="MIN",
-                        help="also score rgan's kinds at these minutes of their training (rows of those budgets; not the peers, whose schedules follow their budget)")
+                        help="also score rgan's kinds and DGAN at these minutes of their training (rows of those budgets; not ydata's TimeGAN, whose phases follow its budget)")
     parser.add_argument("--render", action="store_true", help="only write the table again from --out's .json")
     args = parser.parse_args()
 

@@ -86,6 +86,21 @@ def test_timegan_benchmark_scores_snapshots_of_one_training_as_rows_of_their_bud
     assert "| 0.15 min (of a 0.3-min run) |" in out.read_text()
 
 
+@pytest.mark.skipif(not (ROOT / "bench/peers/.venvs/dgan/bin/python").is_file(), reason="DGAN's environment not installed (bash bench/peers/install.sh dgan)")
+def test_timegan_benchmark_scores_dgan_snapshots_as_rows_of_their_budgets(tmp_path):
+    """DGAN's training is not tied to its budget, so it is snapshotted as rgan's kinds are: a row per mark, with the
+    steps and wall time reached by then, its own windows scored."""
+    out = tmp_path / "t.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench/timegan_benchmark.py"), "--smoke", "--budget-min", "0.3", "--snapshots-min", "0.05",
+                           "--datasets", "sines", "--kinds", "dgan", "--out", str(out)], env=cli_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["budget_min"]: r for r in json.loads(out.with_suffix(".json").read_text())}
+    assert sorted(rows) == [0.05, 0.3] and rows[0.05]["snapshot_of"] == 0.3 and "snapshot_of" not in rows[0.3]
+    assert 0 < rows[0.05]["steps"] < rows[0.3]["steps"] and 3 <= rows[0.05]["wall_s"] < rows[0.3]["wall_s"]
+    assert rows[0.05]["scores"]["context_fid"] != rows[0.3]["scores"]["context_fid"]  # windows of its own generator
+    assert "| 0.05 min (of a 0.3-min run) |" in out.read_text()
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--budget-min", "1", "--snapshots-min", "0.5", "1"], "--snapshots-min 1: each mark must lie inside the budget (more than 0 and less than --budget-min 1)"),
     (["--budget-min", "1", "--snapshots-min", "-2"], "--snapshots-min -2: each mark must lie inside the budget (more than 0 and less than --budget-min 1)"),
