@@ -445,6 +445,9 @@ def _published_discriminative(dataset: str) -> list[tuple[str, float]]:
     return [(model.split(" (")[0], float(disc.split(" ")[0])) for d, model, disc, *_ in PAPER if d.lower() == dataset and disc]
 
 
+PUBLISHED_DASHES = [(6, 2), (2, 2), (6, 2, 2, 2)]  # one grey line per published row, told apart by its dashes
+
+
 def minutes_plot(rows: list[dict], path: Path) -> None:
     """Per dataset: each kind's and peer's discriminative score (mean ± std over repeats) against its training
     minutes (the budget: training stops at it), one point per budget measured; the published scores as dashed lines,
@@ -458,32 +461,39 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
     datasets = [d for d in DATASETS if any(r["dataset"] == d for r in scored)]
     if not datasets:
         return
-    columns = min(3, len(datasets))
+    columns = min(2, len(datasets))
     rows_of_plots = -(-len(datasets) // columns)
-    fig, axes = plt.subplots(rows_of_plots, columns, figsize=(6 * columns, 4.5 * rows_of_plots), squeeze=False)
+    fig, axes = plt.subplots(rows_of_plots, columns, figsize=(9.5 * columns, 4.5 * rows_of_plots), squeeze=False)
     for ax in axes.flat[len(datasets):]:
         ax.set_visible(False)
+    # one colour per model (kind or peer, with the recipe tried) in every panel; the older test-window rows dashed
+    # with hollow markers beside the all-window ones
+    models = sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored})
+    colours = {model: plt.get_cmap("tab10" if len(models) <= 10 else "tab20")(i) for i, model in enumerate(models)}
     for ax, dataset in zip(axes.flat, datasets):
-        series = sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored if r["dataset"] == dataset})
-        for kind, overrides in ((MODELS[i], o) for i, o in series):
-            for real_windows, marker in (("test", "o"), ("all", "s")):
+        for model in sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored if r["dataset"] == dataset}):
+            kind, overrides = MODELS[model[0]], model[1]
+            for real_windows, style in (("test", {"linestyle": "--", "marker": "o", "markerfacecolor": "none", "alpha": 0.6}),
+                                        ("all", {"linestyle": "-", "marker": "s"})):
                 points = sorted((r["budget_min"], r["scores"]["discriminative"]["mean"], r["scores"]["discriminative"]["std"])
                                 for r in scored if r["dataset"] == dataset and r["kind"] == kind and r.get("overrides", "") == overrides
                                 and r.get("real_windows", "test") == real_windows)
                 if points:
                     x, y, err = zip(*points)
                     label = f"{kind}{'' if kind in KINDS else ' (peer)'}{f' {overrides}' if overrides else ''}, {real_windows} windows"
-                    ax.errorbar(x, y, yerr=err, marker=marker, capsize=3, label=label)
+                    ax.errorbar(x, y, yerr=err, capsize=3, color=colours[model], label=label, **style)
         for i, (model, disc) in enumerate(_published_discriminative(dataset)):
-            ax.axhline(disc, linestyle="--", linewidth=1, color=f"C{7 + i}", label=f"{model} (published)")
+            ax.axhline(disc, linestyle=(0, PUBLISHED_DASHES[i % len(PUBLISHED_DASHES)]), linewidth=1.2, color="0.35", label=f"{model} (published)")
         floors = [r["scores"]["discriminative_floor"]["mean"] for r in scored
                   if r["dataset"] == dataset and r.get("real_windows") == "all" and "discriminative_floor" in r["scores"]]
         if floors:  # the same data gives the same floor in every row: the latest row's
             ax.axhline(floors[-1], linestyle=":", linewidth=1.5, color="black", label="real-vs-real floor, all windows")
         ax.set_xlim(0, 1.1 * max(r["budget_min"] for r in scored if r["dataset"] == dataset))
-        ax.set(title=title(dataset), xlabel="training minutes (2-core CPU)", ylabel="discriminative score (lower is better)")
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8)
+        ax.set(title=title(dataset), xlabel="training minutes (2-core CPU)", ylabel="discriminative score (lower is better; log)")
+        # log: the scores span 0.5 (chance) to below the real-vs-real floor, and the rows that matter sit near the floor
+        ax.set_yscale("log", nonpositive="clip")
+        ax.set_ylim(0.002, 0.6)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # beside the panel, off the points
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
