@@ -271,13 +271,13 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
         trained = peer_within(workdir, kind, prepared.windows("train"), budget_s, threads, seed=params.train.seed,
                               n=params.evaluate.repeats * min(real, params.evaluate.max_windows), venvs=peer_venvs, snapshots_s=snapshots_s)
         snapshots = trained.pop("snapshots", [])
-        for snapshot in snapshots:  # scored first: the row's own scores are the last ones written to metrics/eval.json
+        for snapshot in snapshots:
             snapshot["scores"] = score_peer(workdir, kind, snapshot.pop("out"))
-        score_peer(workdir, kind, "synthetic.npy")
+        scores = score_peer(workdir, kind, "synthetic.npy")
     else:
         trained = train_within(workdir, budget_s, snapshots_s)
         check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=workdir), "evaluate")
-    scores = json.loads((workdir / "metrics/eval.json").read_text())
+        scores = json.loads((workdir / "metrics/eval.json").read_text())
     row = {"dataset": dataset, "kind": kind, **trained, "scores": scores, "repeats": config["evaluate"]["repeats"],
            "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], "features": len(scaler["data_max"])}
@@ -438,7 +438,8 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
 
 def _key(row: dict) -> tuple:
     """A row is replaced only by a run of the same dataset, model, settings over its config, budget and real side."""
-    return row["dataset"], row["kind"], row.get("overrides", ""), row["budget_min"], row.get("real_windows", "test")
+    # minutes rounded: a snapshot's (seconds / 60) and a budget given in minutes may differ in the last bits
+    return row["dataset"], row["kind"], row.get("overrides", ""), round(row["budget_min"], 6), row.get("real_windows", "test")
 
 
 def _published_discriminative(dataset: str) -> list[tuple[str, float]]:
@@ -469,7 +470,7 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
     # one colour per model (kind or peer, with the recipe tried) in every panel; the older test-window rows dashed
     # with hollow markers beside the all-window ones
     models = sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored})
-    colours = {model: plt.get_cmap("tab10" if len(models) <= 10 else "tab20")(i) for i, model in enumerate(models)}
+    colours = {model: plt.get_cmap("tab10" if len(models) <= 10 else "tab20")(i % 20) for i, model in enumerate(models)}
     for ax, dataset in zip(axes.flat, datasets):
         for model in sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored if r["dataset"] == dataset}):
             kind, overrides = MODELS[model[0]], model[1]
@@ -492,7 +493,8 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
         ax.set(title=title(dataset), xlabel="training minutes (2-core CPU)", ylabel="discriminative score (lower is better; log)")
         # log: the scores span 0.5 (chance) to below the real-vs-real floor, and the rows that matter sit near the floor
         ax.set_yscale("log", nonpositive="clip")
-        ax.set_ylim(0.002, 0.6)
+        lowest = min((r["scores"]["discriminative"]["mean"] for r in scored if r["dataset"] == dataset and r["scores"]["discriminative"]["mean"] > 0), default=0.002)
+        ax.set_ylim(min(0.002, lowest / 2), 0.6)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # beside the panel, off the points
     fig.tight_layout()
     with atomic_path(path) as tmp:

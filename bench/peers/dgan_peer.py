@@ -61,11 +61,11 @@ def main() -> None:
         progress["steps"] += 1
         progress["epochs"] = info.epoch + (info.batch + 1) / info.total_batches
         elapsed = time.monotonic() - start - paused
-        if marks and elapsed >= marks[0]:
-            copied = time.monotonic()
+        copied = time.monotonic()
+        while marks and elapsed >= marks[0]:  # every mark this batch passed (a slow batch may pass two)
             snapshots.append({"minutes": marks.pop(0) / 60, "wall_s": elapsed, **progress,
                               "weights": copy.deepcopy(model.generator.state_dict())})
-            paused += time.monotonic() - copied
+        paused += time.monotonic() - copied
         if elapsed >= args.budget_s:
             raise BudgetSpent
 
