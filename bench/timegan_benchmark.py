@@ -64,12 +64,14 @@ KINDS = ["rgan", "timegan", "vaegan"]
 # script there on the same training windows within the same budget, scored here by rgan's evaluation.
 PEER_DIR = ROOT / "bench" / "peers"
 PEER_VENVS = PEER_DIR / ".venvs"  # where install.sh puts them; --peer-venvs elsewhere
-PEERS = {"dgan": ("dgan", "dgan_peer.py", "gretel-synthetics 0.22.20, DGAN"),
-         "ydata-timegan": ("ydata", "ydata_timegan_peer.py", "ydata-synthetic 1.4.0, TimeGAN")}  # name: venv, script, label
+# name: venv, script and its arguments, label
+PEERS = {"dgan": ("dgan", ["dgan_peer.py", "--settings", "defaults"], "gretel-synthetics 0.22.20, DGAN, the library's defaults"),
+         "dgan-example": ("dgan", ["dgan_peer.py", "--settings", "example"], "gretel-synthetics 0.22.20, DGAN, its example's settings"),
+         "ydata-timegan": ("ydata", ["ydata_timegan_peer.py"], "ydata-synthetic 1.4.0, TimeGAN")}
 # Peers whose script takes --snapshots-s: nothing in their training depends on the budget (DGAN: unbounded epochs,
 # constant learning rates). ydata's TimeGAN splits its budget into phases, so minute m of a longer run is not what a
 # run of m minutes ends with: a run per budget.
-SNAPSHOTTING_PEERS = {"dgan"}
+SNAPSHOTTING_PEERS = {"dgan", "dgan-example"}
 MODELS = KINDS + list(PEERS)
 STOCKS = ROOT.parent / "shared" / "data" / "timegan" / "stock_data.csv"
 # Published rows, as printed: discriminative, predictive (the paper's units), context-FID, correlational; mean ± std.
@@ -223,12 +225,12 @@ def peer_within(workdir: Path, peer: str, train: np.ndarray, budget_s: float, th
     """Train a peer on the prepared training windows `train` within budget_s in its own environment; write n synthetic
     windows to synthetic.npy (and, for SNAPSHOTTING_PEERS, n from its generator at each of snapshots_s: the result's
     `snapshots`). Raises PeerUnavailable when its environment is not installed."""
-    venv, script, _ = PEERS[peer]
+    venv, (script, *script_args), _ = PEERS[peer]
     python = venvs / venv / "bin" / "python"
     if not python.is_file():
         raise PeerUnavailable(f"{peer}: not installed ({python} absent: bash bench/peers/install.sh {venv})")
     np.save(workdir / "train.npy", train)
-    proc = subprocess.run([str(python), str(PEER_DIR / script), "--train", "train.npy", "--out", "synthetic.npy",
+    proc = subprocess.run([str(python), str(PEER_DIR / script), *script_args, "--train", "train.npy", "--out", "synthetic.npy",
                            "--n", str(n), "--budget-s", str(budget_s), "--seed", str(seed), "--threads", str(threads),
                            *(["--snapshots-s", *map(str, snapshots_s)] if peer in SNAPSHOTTING_PEERS and snapshots_s else [])],
                           cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})

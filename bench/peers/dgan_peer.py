@@ -2,11 +2,14 @@
 environment (bench/peers/.venvs/dgan, made by bench/peers/install.sh), never in rgan's.
 
     .venvs/dgan/bin/python dgan_peer.py --train train.npy --out synthetic.npy --n N --budget-s S [--seed 0] [--threads 1]
-                                        [--snapshots-s S1 S2 ...]
+                                        [--settings defaults|example] [--snapshots-s S1 S2 ...]
 
-Trains on the given windows (n, steps, features; rgan's prepared training windows in its scaled units) with the
-library's defaults (DGANConfig: batch 1024 or all windows if fewer, learning rates 0.001, its own feature and
-per-example scaling), sample_len 2 (the generator's RNN emits 2 steps per cell, 12 cells for 24 steps), epochs
+Trains on the given windows (n, steps, features; rgan's prepared training windows in its scaled units) with
+--settings: `defaults`, the library's (DGANConfig: batch 1024 or all windows if fewer, learning rates 1e-3, its own
+feature and per-example scaling, an attribute discriminator), or `example`, those of the library's own example
+(examples/timeseries_dgan.ipynb, which its README points to: batch 1000 or all windows if fewer, learning rates
+1e-4, feature scaling without per-example scaling, no attribute discriminator); either way sample_len 2 (the
+generator's RNN emits 2 steps per cell, 12 cells for 24 steps; the example's 12 cells for 144), epochs
 unbounded: training stops when the wall-time budget ends (checked after every batch, through the library's
 progress callback). Then generates N windows. Prints a JSON line: steps (batches), epochs, training wall seconds.
 
@@ -33,6 +36,13 @@ class BudgetSpent(Exception):
     pass
 
 
+SETTINGS = {  # DGANConfig settings by name, given the number of training windows
+    "defaults": lambda n: {"batch_size": min(1024, n)},
+    "example": lambda n: {"batch_size": min(1000, n), "apply_feature_scaling": True, "apply_example_scaling": False,
+                          "use_attribute_discriminator": False, "generator_learning_rate": 1e-4, "discriminator_learning_rate": 1e-4},
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", required=True)
@@ -41,6 +51,7 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--settings", choices=sorted(SETTINGS), default="defaults")
     parser.add_argument("--snapshots-s", nargs="*", type=float, default=[])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -48,8 +59,8 @@ def main() -> None:
     np.random.seed(args.seed)
     windows = np.load(args.train).astype(np.float64)
     steps = windows.shape[1]
-    config = DGANConfig(max_sequence_len=steps, sample_len=2 if steps % 2 == 0 else 1,
-                        batch_size=min(1024, len(windows)), epochs=1_000_000, cuda=False)
+    config = DGANConfig(max_sequence_len=steps, sample_len=2 if steps % 2 == 0 else 1, epochs=1_000_000, cuda=False,
+                        **SETTINGS[args.settings](len(windows)))
     model = DGAN(config)
     progress = {"steps": 0, "epochs": 0}
     marks = sorted(s for s in args.snapshots_s if 0 < s < args.budget_s)

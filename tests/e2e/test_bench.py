@@ -54,7 +54,7 @@ def test_timegan_benchmark_smoke_run_writes_the_table(tmp_path):
     for kind in ("rgan", "timegan", "vaegan"):
         assert f"| Sines | {kind} (ours, 1 repeats) |" in text
     assert "| Stocks | rgan (ours, 2 repeats) | test (732) | 0.250 ± 0.010 |" in text and "| 123 | 2026-01-02 |" in text
-    assert f"| Sines | dgan (gretel-synthetics 0.22.20, DGAN) | | not run: dgan: not installed ({tmp_path / 'no-venvs'}/dgan/bin/python absent" in text
+    assert f"| Sines | dgan (gretel-synthetics 0.22.20, DGAN, the library's defaults) | | not run: dgan: not installed ({tmp_path / 'no-venvs'}/dgan/bin/python absent" in text
     assert "Skipped: entities dgan: the peers' scripts take plain windows" in text
     assert len(json.loads(out.with_suffix(".json").read_text())) == 9
     assert "| Sines | rgan (ours, train.spectral_weight=1, 2 repeats) | test (732) | 0.250 ± 0.010 |" in text
