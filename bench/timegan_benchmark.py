@@ -5,7 +5,7 @@ prices, 6 columns, read from ../shared/data/timegan/stock_data.csv when present;
 row beyond the paper: Entities, the built-in per-entity dataset in sequences mode (own lengths, conditioned on
 attributes, a categorical state; rgan only), with its conditional scores (condition accuracy, lengths, categories).
 
-    python bench/timegan_benchmark.py [--budget-min 30] [--snapshots-min 5 10 20] [--kinds rgan timegan vaegan dgan ydata-timegan]
+    python bench/timegan_benchmark.py [--budget-min 30] [--snapshots-min 5 10 20] [--kinds rgan timegan vaegan dgan dgan-example ydata-timegan]
                                       [--datasets sines stocks entities seattle-temps ...] [--jobs N] [--repeats N] [--out bench/results/timegan_table.md] [--stocks CSV] [--smoke]
 
 Each (dataset, kind) trains with its committed config bench/configs/<dataset>-<kind>.yaml (params.yaml settings)
@@ -15,7 +15,7 @@ cores / N torch threads (these small recurrent nets run as fast on one thread as
 halves the wall time of the benchmark without slowing a model). The rows go to --out's .json beside it (a run
 replaces the rows of the (dataset, kind, budget) it measured and keeps the others, so kinds can be measured at
 different times and budgets) and the table to --out with the published rows beside ours.
-Peers (--kinds dgan ydata-timegan; bench/peers/, installed by bench/peers/install.sh in environments of their own)
+Peers (--kinds dgan dgan-example ydata-timegan; bench/peers/, installed by bench/peers/install.sh in environments of their own)
 train on the same prepared training windows within the same budget; rgan's evaluation scores their windows with
 the settings of the dataset's rgan config. Not on Entities (their scripts take plain windows, no attributes).
 The real datasets of bench/datasets.py (the fidelity table's; `pip install statsmodels vega_datasets`) train with
@@ -385,8 +385,9 @@ def table(rows: list[dict], machine: str, skipped: list[str]) -> str:
         "`train.spectral_weight=1`) are a recipe tried over its committed config (`--set KEY=VALUE`).",
         "",
         "Peers (`bench/peers/`, each in its own environment: `bash bench/peers/install.sh`) train on the same training",
-        "windows within the same budget and are scored by the same evaluation in the same run (`--kinds dgan ydata-timegan`);",
-        "`steps` is theirs (DGAN: batches; TimeGAN: joint iterations). Context-FID and the correlational score as in",
+        "windows within the same budget and are scored by the same evaluation in the same run (`--kinds dgan dgan-example",
+        "ydata-timegan`; DGAN with the library's defaults and with the settings of its own example notebook, ydata's TimeGAN",
+        "with those of its own example); `steps` is theirs (DGAN: batches; TimeGAN: joint iterations). Context-FID and the correlational score as in",
         "Diffusion-TS (Yuan & Qiao, ICLR 2024), in our min-max units; `-`: a row measured before these scores existed.",
         "",
         f"The real datasets (bench/datasets.py: {', '.join(REAL)}; public tables",
