@@ -208,9 +208,15 @@ def snapshot_rows(workdir: Path, row: dict) -> list[dict]:
         check(rgan("evaluate", "--no-mlflow", "--no-progress", cwd=copy), f"evaluate (snapshot at {when['minutes']:g} min)")
         # the wall time at the checkpoint's step: the mark's, less the steps trained after it at the run's mean rate
         wall = when["wall_s"] * min(1.0, step / max(1, _steps_at(workdir / SNAPSHOTS / taken.parent.name)))
-        rows.append({**row, **_trained_steps(copy), "wall_s": wall, "budget_min": when["minutes"], "snapshot_of": row["budget_min"],
+        rows.append({**snapshot_row(row, when["minutes"]), **_trained_steps(copy), "wall_s": wall,
                      "scores": json.loads((copy / "metrics/eval.json").read_text())})
     return rows
+
+
+def snapshot_row(row: dict, minutes: float) -> dict:
+    """The row of a snapshot taken at `minutes` of the training whose row is `row` (its own steps, wall time and
+    scores go over it): a budget of those minutes, and the run it was taken from."""
+    return {**row, "budget_min": minutes, "snapshot_of": row["budget_min"]}
 
 
 def _steps_at(snapshot: Path) -> int:
@@ -284,8 +290,7 @@ def run_one(dataset: str, kind: str, budget_s: float, repeats: int | None, threa
            "budget_min": budget_s / 60, "threads": threads, "real_windows": config["evaluate"].get("real_windows", "test"),
            "target_range": scaler["data_max"][-1] - scaler["data_min"][-1], "features": len(scaler["data_max"])}
     if kind in PEERS:
-        return [row, *({**row, **{k: v for k, v in snapshot.items() if k != "minutes"}, "budget_min": snapshot["minutes"],
-                        "snapshot_of": row["budget_min"]} for snapshot in snapshots)]
+        return [row, *({**snapshot_row(row, snapshot.pop("minutes")), **snapshot} for snapshot in snapshots)]
     return [row, *snapshot_rows(workdir, row)]
 
 

@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--settings", choices=sorted(SETTINGS), default="defaults")
     parser.add_argument("--snapshots-s", nargs="*", type=float, default=[])
     args = parser.parse_args()
+    outside = [s for s in args.snapshots_s if not 0 < s < args.budget_s]
+    if outside:  # a mark that would never be taken, or be the final generator under another name
+        parser.error(f"--snapshots-s {' '.join(f'{s:g}' for s in outside)}: each mark must lie inside the budget (0, {args.budget_s:g})")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -63,7 +66,7 @@ def main() -> None:
                         **SETTINGS[args.settings](len(windows)))
     model = DGAN(config)
     progress = {"steps": 0, "epochs": 0}
-    marks = sorted(s for s in args.snapshots_s if 0 < s < args.budget_s)
+    marks = sorted(args.snapshots_s)
     snapshots: list[dict] = []
     start, paused = time.monotonic(), 0.0
 
