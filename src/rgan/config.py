@@ -257,6 +257,9 @@ class _TrainBase(_Section):
     spectral_weight: Weight = Field(
         default=0.0, description="weight of the generator's amplitude-spectrum matching term (FFT over time, batch mean); 0: off"
     )
+    feature_matching_weight: Weight = Field(
+        default=0.0, description="weight of the generator's feature-matching term (batch means of the discriminator's "
+        "hidden features on real and generated windows, Salimans et al. 2016; TimeGAN: on its latents); 0: off")
     grad_clip: Annotated[float, Field(gt=0, le=1e6)] | None = Field(default=None, description="max gradient norm; null: no clipping")
     ema_decay: Annotated[float, Field(gt=0, lt=1)] | None = Field(
         default=0.999, description="ship an exponential moving average of generator weights; null: the last weights"

@@ -161,6 +161,8 @@ CASES = [
     Case("batch-above-windows", ("train", "--no-mlflow", *BAD), params_with(train={"batch_size": 5000}),
          ("train.batch_size 5000 is above the 210 training windows",)),
     Case("spectral-weight-negative", ("params", *BAD), params_with(train={"spectral_weight": -1}), ("train.spectral_weight", "greater than or equal to 0")),
+    Case("feature-matching-weight-negative", ("params", *BAD), params_with(train={"feature_matching_weight": -0.5}),
+         ("train.feature_matching_weight", "greater than or equal to 0")),
     Case("keep-best-without-validations", ("train", "--no-mlflow", *BAD), params_with(train={"validate_every": None}),
          ("train: keep best chooses among validations, and validate_every is null",)),
     Case("validate-every-zero", ("params", *BAD), params_with(train={"validate_every": 0}), ("train.validate_every", "greater than or equal to 1")),

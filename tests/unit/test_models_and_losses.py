@@ -74,6 +74,23 @@ def test_spectral_loss_known_values():
     assert losses.spectral_loss(slow, fast).item() == pytest.approx((0.5 + 0.5) / 5, rel=1e-5)  # half the amplitude at bin 1 vs 3
 
 
+def test_feature_matching_loss_known_values():
+    real = torch.rand(32, 6, 4)
+    assert losses.feature_matching_loss(real, real).item() == 0
+    assert losses.feature_matching_loss(real, real[torch.randperm(32)]).item() == pytest.approx(0, abs=1e-6)  # batch order: no matter
+    assert losses.feature_matching_loss(real, real + 0.3).item() == pytest.approx(0.3, rel=1e-5)  # every mean moved by 0.3
+    assert losses.feature_matching_loss(real, real * 2).item() == pytest.approx(real.mean(dim=0).mean().item(), rel=1e-5)
+    # padding is read by no one: garbage on masked steps changes nothing, a gap on valid steps counts over them only
+    mask = torch.ones(32, 6)
+    mask[:, 4:] = 0
+    garbage = real.clone()
+    garbage[:, 4:] = 9.0
+    assert losses.feature_matching_loss(real, garbage, mask).item() == 0
+    shifted = real.clone()
+    shifted[:, :4] += 0.3
+    assert losses.feature_matching_loss(real, shifted, mask).item() == pytest.approx(0.3 * 4 / 6, rel=1e-5)  # 4 of 6 steps valid
+
+
 def test_moment_loss_known_values():
     real = torch.rand(32, 6, 2)
     assert losses.moment_loss(real, real).item() == 0

@@ -56,6 +56,24 @@ def test_the_spectral_term_is_in_every_kinds_generator_loss(kind):
     assert last_g_loss(0.0) != last_g_loss(5.0)
 
 
+@pytest.mark.parametrize("kind", ("rgan", *KINDS))
+def test_the_feature_matching_term_is_in_every_kinds_generator_loss_and_costs_nothing_when_off(kind):
+    def g_losses(weight: float | None) -> list[float]:
+        train = {} if weight is None else {"feature_matching_weight": weight}
+        if kind == "timegan":
+            train["timegan"] = {"autoencoder_steps": 1, "supervised_steps": 1}
+        params = parse_params(kind_params(kind, train=train))
+        torch.manual_seed(0)
+        objective = build_objective(params.model, params.train, dim=3, device=torch.device("cpu"))
+        batch, rng = torch.rand(16, 24, 3), torch.Generator().manual_seed(0)
+        return [float(objective.step(lambda: batch, rng)["g_loss"]) for _ in range(4)]
+
+    off = g_losses(0.0)  # TimeGAN's first two steps are its autoencoder and supervisor phases: no generator loss (nan)
+    assert str(off) == str(g_losses(None))  # off by default, and off is the step as it was
+    with_term = g_losses(5.0)
+    assert with_term[-1] != off[-1] and math.isfinite(with_term[-1])
+
+
 NETWORKS = ("embedder", "recovery", "generator", "supervisor", "discriminator")
 
 

@@ -60,9 +60,12 @@ class Discriminator(nn.Module):
         )
         self.head = nn.Linear(hidden * directions, 1)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The recurrent layer's outputs (batch, seq_len, hidden x directions): what the logits are read from."""
+        return self.rnn(x)[0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden, _ = self.rnn(x)
-        return self.head(hidden).squeeze(-1)
+        return self.head(self.features(x)).squeeze(-1)
 
 
 def build_models(cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0) -> tuple[Generator, Discriminator]:

@@ -24,8 +24,12 @@ class RecurrentMap(nn.Module):
         self.head = nn.Linear(cfg.hidden, outputs)
         self.logits = logits
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The recurrent layers' outputs (batch, seq_len, hidden): what the head reads."""
+        return self.rnn(x)[0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.rnn(x)[0])
+        out = self.head(self.features(x))
         return out.squeeze(-1) if self.logits else unit_outputs(out, self.groups, hard=self.training)
 
 

@@ -74,3 +74,17 @@ def spectral_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     real_amplitude = torch.fft.rfft(real, dim=1, norm="forward").abs().mean(dim=0)
     fake_amplitude = torch.fft.rfft(fake, dim=1, norm="forward").abs().mean(dim=0)
     return (real_amplitude - fake_amplitude).abs().mean()
+
+
+def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Feature matching (Salimans et al. 2016, "Improved techniques for training GANs"): distance between the batch
+    means of the discriminator's hidden features (batch, seq_len, units) on real and generated windows, per step
+    and unit (mean absolute gap, as the moment term). The generator is pulled towards the statistics the
+    discriminator finds useful, not only towards what fools its last layer. `mask`: the valid steps."""
+    if mask is None:
+        real_mean, fake_mean = real_features.mean(dim=0), fake_features.mean(dim=0)
+    else:
+        weights = mask.unsqueeze(-1)
+        count = weights.sum(dim=0).clamp(min=1)
+        real_mean, fake_mean = (real_features * weights).sum(dim=0) / count, (fake_features * weights).sum(dim=0) / count
+    return (real_mean - fake_mean).abs().mean()

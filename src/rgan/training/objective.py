@@ -152,12 +152,26 @@ class AdversarialObjective:
 
     def _with_matching_terms(self, g_loss: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The generator loss plus the data-matching terms whose weights are set: TimeGAN's moment term and the
-        spectral term (every kind adds them to its generator loss)."""
+        spectral term (every kind adds them to its generator loss; the feature-matching term, which needs the
+        discriminator, is part of `_adversarial_term`)."""
         if self.cfg.moment_weight:
             g_loss = g_loss + self.cfg.moment_weight * losses.moment_loss(real, fake)
         if self.cfg.spectral_weight:
             g_loss = g_loss + self.cfg.spectral_weight * losses.spectral_loss(real, fake)
         return g_loss
+
+    def _adversarial_term(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                          mask: torch.Tensor | None) -> torch.Tensor:
+        """The generator's adversarial loss on `fake`, plus `train.feature_matching_weight` x the feature-matching term
+        (Salimans et al. 2016: the discriminator's mean hidden features on `fake` against those on `real`) when that
+        weight is set; without it, the discriminator runs on `fake` alone. `mask`: the valid steps."""
+        if not self.cfg.feature_matching_weight:
+            return self._generator_adversarial_loss(discriminator(fake), mask)
+        fake_features = discriminator.features(fake)
+        with torch.no_grad():  # the real side is the target: no gradient flows through it
+            real_features = discriminator.features(real)
+        return (self._generator_adversarial_loss(discriminator.head(fake_features).squeeze(-1), mask)
+                + self.cfg.feature_matching_weight * losses.feature_matching_loss(real_features, fake_features, mask))
 
     def _generator_adversarial_loss(self, fake_out: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return losses.wgan_generator_loss(fake_out, mask) if self.wasserstein else losses.bce_generator_loss(fake_out, mask)
@@ -225,8 +239,7 @@ class RecurrentGanObjective(AdversarialObjective):
         # The discriminator's weight gradients are not needed for the generator step.
         self.discriminator.requires_grad_(False)
         fake_g = self._fake(real, rng)
-        fake_out_g = self.discriminator(fake_g)
-        g_loss = self._with_matching_terms(self._generator_adversarial_loss(fake_out_g, self._mask(real)), real, fake_g)
+        g_loss = self._with_matching_terms(self._adversarial_term(self.discriminator, real, fake_g, self._mask(real)), real, fake_g)
         g_norm = self._descend(self.g_opt, g_loss)
         self.discriminator.requires_grad_(True)
         if self.ema is not None:

@@ -139,7 +139,7 @@ class TimeGanObjective(AdversarialObjective):
             h_hat = s.supervise(e_hat, c)
             sup = _supervised_loss(h, s.supervise(h, c), mask)
             g_loss = self._with_matching_terms(
-                self._generator_adversarial_loss(n.discriminator(with_condition(h_hat, c)), mask)
+                self._adversarial_term(n.discriminator, with_condition(h, c), with_condition(h_hat, c), mask)
                 + t.gamma * self._generator_adversarial_loss(n.discriminator(with_condition(e_hat, c)), mask)
                 + t.supervised_weight * torch.sqrt(sup + 1e-12), x, self._on_valid(s.recover(h_hat, c), x))
             norm = self._descend(self.g_opt, g_loss)
