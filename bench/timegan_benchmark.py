@@ -466,7 +466,9 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scored = [r for r in rows if "scores" in r and r["dataset"] not in CONDITIONAL]
+    # the committed configs only: a recipe tried (--set) is one point of one budget, in the table; on the plot it
+    # would hide the curves behind a legend of single points
+    scored = [r for r in rows if "scores" in r and r["dataset"] not in CONDITIONAL and not r.get("overrides")]
     datasets = [d for d in DATASETS if any(r["dataset"] == d for r in scored)]
     if not datasets:
         return
@@ -475,22 +477,21 @@ def minutes_plot(rows: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(rows_of_plots, columns, figsize=(9.5 * columns, 4.5 * rows_of_plots), squeeze=False)
     for ax in axes.flat[len(datasets):]:
         ax.set_visible(False)
-    # one colour per model (kind or peer, with the recipe tried) in every panel; the older test-window rows dashed
+    # one colour per model (kind or peer) in every panel; the older test-window rows dashed
     # with hollow markers beside the all-window ones
-    models = sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored})
-    colours = {model: plt.get_cmap("tab10" if len(models) <= 10 else "tab20")(i % 20) for i, model in enumerate(models)}
+    models = sorted({r["kind"] for r in scored}, key=MODELS.index)
+    colours = {kind: plt.get_cmap("tab10" if len(models) <= 10 else "tab20")(i % 20) for i, kind in enumerate(models)}
     for ax, dataset in zip(axes.flat, datasets):
-        for model in sorted({(MODELS.index(r["kind"]), r.get("overrides", "")) for r in scored if r["dataset"] == dataset}):
-            kind, overrides = MODELS[model[0]], model[1]
+        for kind in sorted({r["kind"] for r in scored if r["dataset"] == dataset}, key=MODELS.index):
             for real_windows, style in (("test", {"linestyle": "--", "marker": "o", "markerfacecolor": "none", "alpha": 0.6}),
                                         ("all", {"linestyle": "-", "marker": "s"})):
                 points = sorted((r["budget_min"], r["scores"]["discriminative"]["mean"], r["scores"]["discriminative"]["std"])
-                                for r in scored if r["dataset"] == dataset and r["kind"] == kind and r.get("overrides", "") == overrides
+                                for r in scored if r["dataset"] == dataset and r["kind"] == kind
                                 and r.get("real_windows", "test") == real_windows)
                 if points:
                     x, y, err = zip(*points)
-                    label = f"{kind}{'' if kind in KINDS else ' (peer)'}{f' {overrides}' if overrides else ''}, {real_windows} windows"
-                    ax.errorbar(x, y, yerr=err, capsize=3, color=colours[model], label=label, **style)
+                    label = f"{kind}{'' if kind in KINDS else ' (peer)'}, {real_windows} windows"
+                    ax.errorbar(x, y, yerr=err, capsize=3, color=colours[kind], label=label, **style)
         for i, (model, disc) in enumerate(_published_discriminative(dataset)):
             ax.axhline(disc, linestyle=(0, PUBLISHED_DASHES[i % len(PUBLISHED_DASHES)]), linewidth=1.2, color="0.35", label=f"{model} (published)")
         floors = [r["scores"]["discriminative_floor"]["mean"] for r in scored
