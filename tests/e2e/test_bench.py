@@ -82,7 +82,12 @@ def test_timegan_benchmark_scores_snapshots_of_one_training_as_rows_of_their_bud
     assert sorted(rows) == [("dgan", 0.3), ("rgan", 0.15), ("rgan", 0.3)]
     whole, snapshot = rows["rgan", 0.3], rows["rgan", 0.15]
     assert 0 < snapshot["steps"] < whole["steps"] and snapshot["wall_s"] < whole["wall_s"] and snapshot["snapshot_of"] == 0.3
-    assert snapshot["scores"]["predictive"] != whole["scores"]["predictive"]  # a generator of its own, scored
+    # a generator of its own, scored: read on the marginal distance, which reads the generated values directly (the
+    # smoke run's post-hoc models barely train, so its predictive score can be the same for two generators, as a slow
+    # landing machine showed); equal only where validation (train.keep: best) shipped the same step in both
+    assert snapshot["shipped_step"] <= snapshot["steps"]
+    same_generator = snapshot["shipped_step"] == whole["shipped_step"]
+    assert (snapshot["scores"]["marginal_w1"] == whole["scores"]["marginal_w1"]) == same_generator, (snapshot, whole)
     assert "| 0.15 min (of a 0.3-min run) |" in out.read_text()
 
 
