@@ -172,6 +172,18 @@ class _ModelBase(_Section):
     layers: Layers = 1
 
 
+def _check_scales(scales: list[int]) -> list[int]:
+    if scales[0] != 1 or any(later <= earlier for earlier, later in zip(scales, scales[1:])):
+        raise ValueError(f"{scales}: must start with 1 (the per-step discriminator) and rise, e.g. [1, 4]")
+    return scales
+
+
+# Multi-scale discriminators (as in MelGAN / pix2pixHD, over time): scale k judges the means of k consecutive steps
+Scales = Annotated[list[Annotated[int, Field(ge=1, le=SEQ_LEN_MAX)]], Field(min_length=1, max_length=4), AfterValidator(_check_scales)]
+SCALES_DESCRIPTION = ("time scales the discriminator judges, each by a recurrent network and loss of its own: 1 = every step, "
+                      "k = the means of k consecutive steps; [1] = one discriminator, [1, 4] = one more over 4-step means")
+
+
 # The settings each kind reads, as fields on that kind's class: a setting a kind would ignore is refused, naming the kind.
 class RganModelConfig(_ModelBase):
     """rgan: a recurrent generator against a recurrent discriminator (RGAN / RCGAN, Esteban et al. 2017)."""
@@ -182,6 +194,7 @@ class RganModelConfig(_ModelBase):
     discriminator_hidden: Width | None = Field(default=None, description="default: hidden")
     discriminator_layers: Layers | None = Field(default=None, description="default: layers")
     bidirectional_discriminator: bool = False
+    discriminator_scales: Scales = Field(default=[1], description=SCALES_DESCRIPTION)
 
 
 class TimeGanModelConfig(_ModelBase):
@@ -202,6 +215,7 @@ class VaeGanModelConfig(_ModelBase):
     discriminator_hidden: Width | None = Field(default=None, description="default: hidden")
     discriminator_layers: Layers | None = Field(default=None, description="default: layers")
     bidirectional_discriminator: bool = False
+    discriminator_scales: Scales = Field(default=[1], description=SCALES_DESCRIPTION)
 
 
 def _default_kind(value: Any) -> Any:
@@ -579,6 +593,10 @@ class Params(_Section):
                 f"train.batch_size {self.train.batch_size} x data.{'max_len' if self.data.mode == 'sequences' else 'seq_len'} {length} x hidden {widest} = "
                 f"{activations:,} activations per recurrent layer and batch, above the {ACTIVATIONS_MAX:,} allowed: lower one of them"
             )
+        coarsest = max(getattr(m, "discriminator_scales", [1]))
+        if coarsest > length:
+            raise ValueError(f"model.discriminator_scales: scale {coarsest} is longer than data.{'max_len' if self.data.mode == 'sequences' else 'seq_len'} "
+                             f"{length}: each scale must fit in a window")
         for key in self.tune.space:
             if setting_field(m.kind, key) is None:
                 section = key.partition(".")[0]

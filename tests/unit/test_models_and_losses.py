@@ -97,3 +97,45 @@ def test_moment_loss_known_values():
     assert losses.moment_loss(real, real + 0.3).item() == pytest.approx(0.3, rel=1e-5)  # mean gap only
     collapsed = real.mean(dim=0, keepdim=True).expand_as(real)  # every sample the same: std gap only
     assert losses.moment_loss(real, collapsed).item() == pytest.approx(real.std(dim=0).mean().item(), rel=1e-5)
+
+
+def test_a_one_scale_discriminator_is_the_discriminator_it_always_was():
+    _, disc = build_models(ModelConfig(hidden=4, layers=1), dim=2)
+    assert {k.split(".")[0] for k in disc.state_dict()} == {"rnn", "head"}  # old checkpoints load
+    x = torch.rand(3, 10, 2)
+    assert torch.equal(disc(x), disc.head(disc.rnn(x)[0]).squeeze(-1))
+
+
+def test_a_multi_scale_discriminator_judges_each_scale_on_its_own_block_means():
+    torch.manual_seed(0)
+    _, disc = build_models(ModelConfig(hidden=4, layers=1, discriminator_scales=[1, 4]), dim=2)
+    _, one_scale = build_models(ModelConfig(hidden=4, layers=1), dim=2)
+    one_scale.load_state_dict({k: v for k, v in disc.state_dict().items() if not k.startswith("coarse.")})
+    x = torch.rand(3, 10, 2)  # 10 steps: blocks 0-3, 4-7 and a short last block 8-9
+    out = disc(x)
+    assert out.shape == (3, 20) and torch.equal(out[:, :10], one_scale(x))  # the per-step scale first, as before
+    coarse = out[:, 10:]
+    for block in (slice(0, 4), slice(4, 8), slice(8, 10)):
+        assert torch.equal(coarse[:, block], coarse[:, block.start:block.start + 1].expand(-1, block.stop - block.start))
+    means = torch.stack([x[:, 0:4].mean(1), x[:, 4:8].mean(1), x[:, 8:10].mean(1)], dim=1)
+    network = disc.coarse[0]
+    assert torch.allclose(coarse[:, ::4], network["head"](network["rnn"](means)[0]).squeeze(-1), atol=1e-6)
+    swapped = x.clone()
+    swapped[:, [8, 9]] = x[:, [9, 8]]  # the same block mean: only the per-step scale can tell
+    assert torch.equal(disc(swapped)[:, 10:], coarse) and not torch.equal(disc(swapped)[:, :10], out[:, :10])
+    features = disc.features(x)
+    assert features.shape == (3, 10, 8) and torch.equal(disc.read(features), out)
+
+
+def test_a_mask_applies_to_every_scale_of_the_outputs():
+    one, two = torch.randn(4, 6), torch.randn(4, 6)
+    mask = (torch.arange(6)[None, :] < torch.tensor([[2], [6], [3], [1]])).float()
+    both = torch.cat([one, two], dim=1)
+    assert losses.masked_mean(both, mask).item() == pytest.approx(
+        (losses.masked_mean(one, mask) + losses.masked_mean(two, mask)).item() / 2, rel=1e-6)
+    assert losses.masked_mean(both, None).item() == pytest.approx(both.mean().item())
+    w = torch.tensor([1.0, 2.0, 2.0])
+    real, fake = torch.rand(4, 6, 3), torch.rand(4, 6, 3)
+    gp_one = losses.gradient_penalty(lambda x: x @ w, real, fake, torch.Generator().manual_seed(1), mask)
+    gp_two = losses.gradient_penalty(lambda x: torch.cat([x @ w, x @ w], dim=1), real, fake, torch.Generator().manual_seed(1), mask)
+    assert gp_two.item() == pytest.approx(gp_one.item(), rel=1e-6)

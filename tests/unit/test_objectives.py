@@ -74,6 +74,21 @@ def test_the_feature_matching_term_is_in_every_kinds_generator_loss_and_costs_no
     assert with_term[-1] != off[-1] and math.isfinite(with_term[-1])
 
 
+@pytest.mark.parametrize("kind", ("rgan", "vaegan"))
+@pytest.mark.parametrize("loss", ("bce", "wgan-gp"))
+def test_every_scale_of_a_multi_scale_discriminator_learns(kind, loss):
+    params = parse_params(kind_params(kind, model={"discriminator_scales": [1, 3]}, train={"loss": loss, "feature_matching_weight": 1.0}))
+    torch.manual_seed(0)
+    objective = build_objective(params.model, params.train, dim=3, device=torch.device("cpu"))
+    before = copy.deepcopy(objective.discriminator.state_dict())
+    batch, rng = torch.rand(16, 10, 3), torch.Generator().manual_seed(0)
+    rows = [objective.step(lambda: batch, rng) for _ in range(3)]
+    assert all(math.isfinite(float(rows[-1][k])) for k in ("d_loss", "g_loss", "gp", "g_grad_norm"))
+    after = objective.discriminator.state_dict()
+    assert any(k.startswith("coarse.0.") for k in after)
+    assert all(not torch.equal(before[k], after[k]) for k in after if k.endswith("weight_ih_l0") or k.endswith("head.weight"))
+
+
 NETWORKS = ("embedder", "recovery", "generator", "supervisor", "discriminator")
 
 

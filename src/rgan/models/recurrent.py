@@ -48,24 +48,52 @@ def step_and_sequence_noise(n: int, seq_len: int, z_dim: int, z_global_dim: int,
 
 
 class Discriminator(nn.Module):
-    """Sequence (batch, seq_len, dim) -> one real/fake logit per time step (batch, seq_len)."""
+    """Sequence (batch, seq_len, dim) -> one real/fake logit per time step (batch, seq_len).
+
+    Multi-scale (`discriminator_scales` beyond [1], as MelGAN's and pix2pixHD's discriminators, over time): scale k
+    is a recurrent network of its own reading the means of k consecutive steps, so a few of its steps span the
+    whole window, where the per-step network sees slow structure (a cycle, a trend) only through a long recurrence.
+    Each coarse logit is repeated over the k steps it covers and the scales follow each other along the second
+    axis (batch, scales x seq_len): every loss then averages the scales with equal weight, each scale its own
+    per-step real/fake term, and a mask of (batch, seq_len) applies to each scale (losses.masked_mean)."""
 
     def __init__(self, cfg: ModelConfig, dim: int):
         super().__init__()
         hidden = cfg.discriminator_hidden or cfg.hidden
         layers = cfg.discriminator_layers or cfg.layers
-        directions = 2 if cfg.bidirectional_discriminator else 1
-        self.rnn = CELLS[cfg.cell](
-            dim, hidden, num_layers=layers, batch_first=True, bidirectional=cfg.bidirectional_discriminator
-        )
-        self.head = nn.Linear(hidden * directions, 1)
+        self.units = hidden * (2 if cfg.bidirectional_discriminator else 1)
+        self.scales = tuple(cfg.discriminator_scales)
+
+        def recurrent() -> nn.Module:
+            return CELLS[cfg.cell](dim, hidden, num_layers=layers, batch_first=True, bidirectional=cfg.bidirectional_discriminator)
+
+        # the per-step network keeps its names (rnn, head): one-scale checkpoints load as they always did
+        self.rnn, self.head = recurrent(), nn.Linear(self.units, 1)
+        self.coarse = nn.ModuleList(nn.ModuleDict({"rnn": recurrent(), "head": nn.Linear(self.units, 1)}) for _ in self.scales[1:])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The recurrent layer's outputs (batch, seq_len, hidden x directions): what the logits are read from."""
-        return self.rnn(x)[0]
+        """The recurrent layers' outputs (batch, seq_len, units x scales): what the logits are read from; a coarse
+        step's outputs repeated over the steps it covers."""
+        per_step = self.rnn(x)[0]
+        if not self.coarse:
+            return per_step
+        seq_len = x.shape[1]
+        parts = [per_step]
+        for scale, network in zip(self.scales[1:], self.coarse):
+            # the means of `scale` consecutive steps; the last block, when shorter, averages the steps it has
+            means = nn.functional.avg_pool1d(x.transpose(1, 2), scale, ceil_mode=True).transpose(1, 2)
+            parts.append(network["rnn"](means)[0].repeat_interleave(scale, dim=1)[:, :seq_len])
+        return torch.cat(parts, dim=-1)
+
+    def read(self, features: torch.Tensor) -> torch.Tensor:
+        """The logits (batch, scales x seq_len) read from `features`."""
+        if not self.coarse:
+            return self.head(features).squeeze(-1)
+        heads = [self.head, *(network["head"] for network in self.coarse)]
+        return torch.cat([head(part).squeeze(-1) for head, part in zip(heads, features.split(self.units, dim=-1))], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(-1)
+        return self.read(self.features(x))
 
 
 def build_models(cfg: ModelConfig, dim: int, groups: Groups = (), conditions: int = 0) -> tuple[Generator, Discriminator]:

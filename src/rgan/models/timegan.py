@@ -28,9 +28,13 @@ class RecurrentMap(nn.Module):
         """The recurrent layers' outputs (batch, seq_len, hidden): what the head reads."""
         return self.rnn(x)[0]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.features(x))
+    def read(self, features: torch.Tensor) -> torch.Tensor:
+        """The head's outputs from `features`."""
+        out = self.head(features)
         return out.squeeze(-1) if self.logits else unit_outputs(out, self.groups, hard=self.training)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.read(self.features(x))
 
 
 def with_condition(values: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:

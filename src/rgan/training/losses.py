@@ -1,4 +1,4 @@
-"""GAN objectives over per-time-step discriminator outputs (batch, seq_len)."""
+"""GAN objectives over per-time-step discriminator outputs (batch, seq_len; k x seq_len for k scales)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ import torch
 import torch.nn.functional as F
 
 
-# `mask` (batch, seq_len), sequences mode: 1 on a sequence's steps, 0 on its padding, which no loss reads.
+# `mask` (batch, seq_len), sequences mode: 1 on a sequence's steps, 0 on its padding, which no loss reads. Outputs
+# may be (batch, k x seq_len): k per step, one seq_len after the other (a multi-scale discriminator's scales).
+
+
+def _tiled(mask: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """`mask` repeated for each of the k seq_len-long parts of `values` (batch, k x seq_len)."""
+    return mask if values.shape[1] == mask.shape[1] else mask.repeat(1, values.shape[1] // mask.shape[1])
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """The mean of `values` (batch, seq_len) over valid steps."""
-    return values.mean() if mask is None else (values * mask).sum() / mask.sum()
+    """The mean of `values` (batch, seq_len or k x seq_len) over valid steps."""
+    if mask is None:
+        return values.mean()
+    mask = _tiled(mask, values)
+    return (values * mask).sum() / mask.sum()
 
 
 def _bce(logits: torch.Tensor, target: float, mask: torch.Tensor | None) -> torch.Tensor:
@@ -54,6 +63,8 @@ def gradient_penalty(
     # cuDNN's RNN kernels have no double backward; the penalty needs one, so use the native kernels here.
     with torch.backends.cudnn.flags(enabled=False):
         out = critic(x_hat).reshape(real.shape[0], -1)
+        if mask is not None:
+            mask = _tiled(mask, out)
         scores = out.mean(dim=1) if mask is None else (out * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     return ((grad.reshape(grad.shape[0], -1).norm(2, dim=1) - 1) ** 2).mean()

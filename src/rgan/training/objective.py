@@ -170,7 +170,7 @@ class AdversarialObjective:
         fake_features = discriminator.features(fake)
         with torch.no_grad():  # the real side is the target: no gradient flows through it
             real_features = discriminator.features(real)
-        return (self._generator_adversarial_loss(discriminator.head(fake_features).squeeze(-1), mask)
+        return (self._generator_adversarial_loss(discriminator.read(fake_features), mask)
                 + self.cfg.feature_matching_weight * losses.feature_matching_loss(real_features, fake_features, mask))
 
     def _generator_adversarial_loss(self, fake_out: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
