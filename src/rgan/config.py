@@ -308,10 +308,26 @@ class _TrainBase(_Section):
         return self
 
 
+AUGMENT_DESCRIPTION = (
+    "DiffAugment (Zhao et al. 2020) for the discriminator: random transforms of real and generated windows alike in "
+    "every discriminator pass, differentiable, so the generator is not taught them: jitter = + N(0, 0.03^2) per value, "
+    "scale = x N(1, 0.1^2) per window and feature (values in [0, 1]); []: off")
+
+
+def _each_once(names: list[str]) -> list[str]:
+    if len(set(names)) != len(names):
+        raise ValueError(f"{names}: name each transform once")
+    return names
+
+
+Augment = Annotated[list[Literal["jitter", "scale"]], AfterValidator(_each_once)]
+
+
 # The train section's class follows model.kind (copied in by Params, never written by users nor dumped): a kind's own
 # sub-section (train.timegan, train.vaegan) is accepted only with that kind.
 class RganTrainConfig(_TrainBase):
     kind: Literal["rgan"] = Field(default="rgan", exclude=True, repr=False)
+    augment: Augment = Field(default=[], description=AUGMENT_DESCRIPTION)
 
 
 class TimeGanTrainConfig(_TrainBase):
@@ -321,6 +337,7 @@ class TimeGanTrainConfig(_TrainBase):
 
 class VaeGanTrainConfig(_TrainBase):
     kind: Literal["vaegan"] = Field(exclude=True, repr=False)
+    augment: Augment = Field(default=[], description=AUGMENT_DESCRIPTION)
     vaegan: VaeGanWeights = VaeGanWeights()
 
 

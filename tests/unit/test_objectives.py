@@ -89,6 +89,41 @@ def test_every_scale_of_a_multi_scale_discriminator_learns(kind, loss):
     assert all(not torch.equal(before[k], after[k]) for k in after if k.endswith("weight_ih_l0") or k.endswith("head.weight"))
 
 
+def test_augmentation_transforms_the_features_of_real_and_generated_windows_alike_and_nothing_else():
+    params = parse_params(kind_params("rgan", train={"augment": ["scale", "jitter"]}))
+    conditions = 2  # an attribute and `_valid`
+    objective = build_objective(params.model, params.train, dim=3 + conditions, device=torch.device("cpu"),
+                                conditions=conditions, masked=True)
+    valid = (torch.arange(8)[None, :] < torch.tensor([[8], [5], [3], [8]])).float()
+    batch = torch.cat([torch.rand(4, 8, 3) * valid[..., None], torch.rand(4, 1, 1).expand(4, 8, 1), valid[..., None]], dim=2)
+    out = objective._augmented(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(out, objective._augmented(batch, torch.Generator().manual_seed(0)))  # drawn from the training rng
+    assert torch.equal(out[..., 3:], batch[..., 3:])  # attributes and the mask as they were
+    assert torch.equal(out[..., :3] * (1 - valid[..., None]), torch.zeros(4, 8, 3)) and not torch.equal(out[..., :3], batch[..., :3])
+    assert 0.005 < float((out[..., :3] - batch[..., :3])[valid.bool()].std()) < 0.2  # small beside values in [0, 1]
+    scale_only = parse_params(kind_params("rgan", train={"augment": ["scale"]}))
+    scaled = build_objective(scale_only.model, scale_only.train, dim=3, device=torch.device("cpu"))
+    x = torch.rand(4, 8, 3) + 0.5
+    ratio = scaled._augmented(x, torch.Generator().manual_seed(1)) / x
+    assert torch.allclose(ratio, ratio[:, :1].expand(4, 8, 3))  # one factor per window and feature
+    off = build_objective(params.model, parse_params(kind_params("rgan")).train, dim=3, device=torch.device("cpu"))
+    assert off._augmented(x, torch.Generator()) is x
+
+
+@pytest.mark.parametrize("kind", ("rgan", "vaegan"))
+def test_augmentation_changes_training_and_costs_nothing_when_off(kind):
+    def d_losses(augment) -> list[float]:
+        params = parse_params(kind_params(kind, train={} if augment is None else {"augment": augment}))
+        torch.manual_seed(0)
+        objective = build_objective(params.model, params.train, dim=3, device=torch.device("cpu"))
+        batch, rng = torch.rand(16, 24, 3), torch.Generator().manual_seed(0)
+        return [float(objective.step(lambda: batch, rng)["d_loss"]) for _ in range(3)]
+
+    assert d_losses(None) == d_losses([])
+    augmented = d_losses(["jitter", "scale"])
+    assert augmented != d_losses([]) and all(math.isfinite(v) for v in augmented)
+
+
 NETWORKS = ("embedder", "recovery", "generator", "supervisor", "discriminator")
 
 

@@ -68,8 +68,10 @@ def test_masked_losses_read_valid_steps_only():
 @pytest.mark.parametrize("loss", ["bce", "wgan-gp"])
 def test_padding_filled_with_huge_values_changes_no_loss_and_no_gradient(kind, scales, loss):
     params = parse_params(tiny(data={"mode": "sequences"}, train={"loss": loss, "d_steps": 1}))
-    if scales is not None:  # a coarse discriminator's means span valid steps and padding: still none reads the padding
-        params = params.with_overrides({"model": {"discriminator_scales": scales}, "train": {"feature_matching_weight": 1.0}})
+    if scales is not None:  # a coarse discriminator's means span valid steps and padding, augmentation jitters values:
+        # still none reads the padding
+        params = params.with_overrides({"model": {"discriminator_scales": scales},
+                                        "train": {"feature_matching_weight": 1.0, "augment": ["jitter", "scale"]}})
     if kind != "rgan":
         params = params.for_kind(kind)
         if kind == "timegan":  # straight to the joint phase, where every network and loss takes part

@@ -20,6 +20,10 @@ from rgan.training.average import WeightAverage
 
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.precision -> autocast's type
 # What every kind's step returns (beside its extra_log_columns), as detached tensors.
+# train.augment's strengths (DiffAugment, Zhao et al. 2020), on values in [0, 1]: small beside the data's spread, as
+# the transforms are there to keep the discriminator from memorising windows, not to change what it judges
+JITTER_STD = 0.03  # per value
+SCALE_STD = 0.1  # per window and feature
 STEP_VALUES = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "gp", "g_grad_norm", "d_grad_norm"]
 
 
@@ -57,6 +61,7 @@ class AdversarialObjective:
         self.scaler = torch.amp.GradScaler(device.type) if train_cfg.precision == "fp16" else None
         self.conditions = 0  # attribute columns, the data's last: every network sees them at every step
         self.masked = False  # sequences mode: the data's last column is `_valid`, the mask of every loss
+        self.augment = tuple(getattr(train_cfg, "augment", ()))  # rgan and vaegan have it; TimeGAN judges latents
 
     def _mask(self, batch: torch.Tensor) -> torch.Tensor | None:
         """(batch, seq_len): 1 on a sequence's steps, 0 on its padding; None when nothing is padded."""
@@ -121,8 +126,27 @@ class AdversarialObjective:
         # GAN weights oscillate around a good solution; the moving average settles there (Yazici et al. 2019).
         return None if self.cfg.ema_decay is None else WeightAverage(network, self.cfg.ema_decay)
 
+    def _augmented(self, batch: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
+        """`batch` through `train.augment`'s transforms, drawn from `rng`: DiffAugment (Zhao et al. 2020) applies
+        them to real and generated windows in every discriminator pass, the generator's too, and through them the
+        generator's gradient flows, so it is not taught the transforms. Features only (attributes, `_length`,
+        `_valid` as they are); padding stays zero. Unchanged when off."""
+        if not self.augment:
+            return batch
+        features = batch.shape[-1] - self.conditions
+        values = batch[..., :features]
+        if "scale" in self.augment:
+            values = values * (1 + SCALE_STD * torch.randn(batch.shape[0], 1, features, generator=rng, device=batch.device, dtype=batch.dtype))
+        if "jitter" in self.augment:
+            values = values + JITTER_STD * torch.randn(values.shape, generator=rng, device=batch.device, dtype=batch.dtype)
+        if self.masked:
+            values = values * batch[..., -1:]
+        return torch.cat([values, batch[..., features:]], dim=-1) if self.conditions else values
+
     def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator):
-        """(loss, gradient penalty, real outputs, fake outputs) for the configured loss."""
+        """(loss, gradient penalty, real outputs, fake outputs) for the configured loss, on `train.augment`'s
+        transforms of both batches."""
+        real, fake = self._augmented(real, rng), self._augmented(fake, rng)
         real_out, fake_out = discriminator(real), discriminator(fake)
         loss, gp = self._discriminator_loss_of(discriminator, real, fake, real_out, fake_out, rng, self._mask(real))
         return loss, gp, real_out, fake_out
@@ -161,15 +185,17 @@ class AdversarialObjective:
         return g_loss
 
     def _adversarial_term(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                          mask: torch.Tensor | None) -> torch.Tensor:
+                          mask: torch.Tensor | None, rng: torch.Generator | None = None) -> torch.Tensor:
         """The generator's adversarial loss on `fake`, plus `train.feature_matching_weight` x the feature-matching term
         (Salimans et al. 2016: the discriminator's mean hidden features on `fake` against those on `real`) when that
-        weight is set; without it, the discriminator runs on `fake` alone. `mask`: the valid steps."""
+        weight is set; without it, the discriminator runs on `fake` alone. `mask`: the valid steps; `rng`: the draws
+        of `train.augment`'s transforms (rgan, vaegan), which the discriminator sees here as in its own steps."""
+        fake = self._augmented(fake, rng)
         if not self.cfg.feature_matching_weight:
             return self._generator_adversarial_loss(discriminator(fake), mask)
         fake_features = discriminator.features(fake)
         with torch.no_grad():  # the real side is the target: no gradient flows through it
-            real_features = discriminator.features(real)
+            real_features = discriminator.features(self._augmented(real, rng))
         return (self._generator_adversarial_loss(discriminator.read(fake_features), mask)
                 + self.cfg.feature_matching_weight * losses.feature_matching_loss(real_features, fake_features, mask))
 
@@ -239,7 +265,7 @@ class RecurrentGanObjective(AdversarialObjective):
         # The discriminator's weight gradients are not needed for the generator step.
         self.discriminator.requires_grad_(False)
         fake_g = self._fake(real, rng)
-        g_loss = self._with_matching_terms(self._adversarial_term(self.discriminator, real, fake_g, self._mask(real)), real, fake_g)
+        g_loss = self._with_matching_terms(self._adversarial_term(self.discriminator, real, fake_g, self._mask(real), rng), real, fake_g)
         g_norm = self._descend(self.g_opt, g_loss)
         self.discriminator.requires_grad_(True)
         if self.ema is not None:

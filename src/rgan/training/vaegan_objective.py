@@ -48,7 +48,7 @@ class VaeGanObjective(AdversarialObjective):
         recon = self._reconstruction(self._decoded(mean + torch.exp(0.5 * log_var) * eps, real), real)
         kl = losses.masked_mean((-0.5 * (1 + log_var - mean.pow(2) - log_var.exp())).sum(-1), mask)
         fake_g = self._decoded(self._prior(real, rng), real)
-        adv = self._adversarial_term(self.discriminator, real, fake_g, mask)
+        adv = self._adversarial_term(self.discriminator, real, fake_g, mask, rng)
         g_loss = self._with_matching_terms(w.reconstruction_weight * recon + w.kl_weight * kl + w.adversarial_weight * adv, real, fake_g)
         g_norm = self._descend(self.vae_opt, g_loss)  # encoder and decoder: both clipped, both in the norm
         self.discriminator.requires_grad_(True)
