@@ -19,11 +19,11 @@ from rgan.training import losses
 from rgan.training.average import WeightAverage
 
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.precision -> autocast's type
-# What every kind's step returns (beside its extra_log_columns), as detached tensors.
 # train.augment's strengths (DiffAugment, Zhao et al. 2020), on values in [0, 1]: small beside the data's spread, as
 # the transforms are there to keep the discriminator from memorising windows, not to change what it judges
 JITTER_STD = 0.03  # per value
 SCALE_STD = 0.1  # per window and feature
+# What every kind's step returns (beside its extra_log_columns), as detached tensors.
 STEP_VALUES = ["d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "gp", "g_grad_norm", "d_grad_norm"]
 
 
